@@ -1,0 +1,204 @@
+import { AlreadySettledError, LockLostError } from './errors.js';
+
+/** How a message left the pipeline. */
+export type SettleOutcome = 'completed' | 'abandoned' | 'deadLettered' | 'deferred';
+
+/** The broker side of settlement: what a source (Service Bus, or an in-memory test source) does. */
+export interface Settler {
+  complete(): Promise<void>;
+  abandon(propertiesToModify?: Record<string, unknown>): Promise<void>;
+  deadLetter(reason: string, description: string): Promise<void>;
+  defer(): Promise<void>;
+}
+
+/**
+ * Hears about every settlement of the envelopes of one source: counters and traces hang here.
+ * Called synchronously; must not throw.
+ */
+export interface SettlementListener {
+  /** The broker accepted the settlement (or the lock was already lost, see `onLockLost`). */
+  onSettled?(envelope: Envelope<unknown>, outcome: SettleOutcome, detail?: DeadLetterDetail): void;
+  /** A pipeline tried to settle an envelope twice. A bug: counted, and the call rejects. */
+  onDoubleSettle?(envelope: Envelope<unknown>, attempted: SettleOutcome): void;
+  /** The lock expired before settlement; Service Bus redelivers and the idempotent write absorbs it. */
+  onLockLost?(envelope: Envelope<unknown>, error: LockLostError): void;
+}
+
+export interface DeadLetterDetail {
+  reason: string;
+  description: string;
+}
+
+/** W3C trace context carried by the message (from `traceparent` or the Azure SDK's `Diagnostic-Id`). */
+export interface TraceCarrier {
+  traceparent: string;
+  tracestate?: string;
+}
+
+/** The fields a source knows about a message when it hands it to the pipeline. */
+export interface EnvelopeInit<T> {
+  messageId: string;
+  /** Partition key; `keyBy` may replace it. Defaults to the message's partition key or session id. */
+  key: string;
+  sequenceNumber: bigint;
+  enqueuedTime: Date;
+  /** 0 on first delivery, as Service Bus counts. */
+  deliveryCount: number;
+  body: T;
+  /** Size of the body on the wire, in bytes: what `batchWindow({ maxBytes })` adds up. */
+  size: number;
+  /** The queue or `topic/Subscriptions/sub` the message came from. */
+  entityPath: string;
+  sessionId?: string;
+  applicationProperties?: Readonly<Record<string, unknown>>;
+  traceContext?: TraceCarrier;
+  /** The SDK's `ServiceBusReceivedMessage`, or whatever a test source carries. */
+  raw?: unknown;
+}
+
+/** Settlement state shared by an envelope and every envelope derived from it with `withBody`/`withKey`. */
+class SettlementState {
+  outcome: SettleOutcome | undefined;
+  lockLost = false;
+  constructor(
+    readonly settler: Settler,
+    readonly listener: SettlementListener | undefined,
+  ) {}
+}
+
+/**
+ * A message as it flows through a pipeline: its identity, key, order, body and its one-time
+ * settlement. Operators transform the body with {@link Envelope.withBody}, which keeps the
+ * settlement: settling any derived envelope settles the message, once.
+ */
+export class Envelope<T> {
+  readonly messageId: string;
+  readonly key: string;
+  readonly sequenceNumber: bigint;
+  readonly enqueuedTime: Date;
+  readonly deliveryCount: number;
+  readonly body: T;
+  readonly size: number;
+  readonly entityPath: string;
+  readonly sessionId: string | undefined;
+  readonly applicationProperties: Readonly<Record<string, unknown>>;
+  readonly traceContext: TraceCarrier | undefined;
+  readonly raw: unknown;
+  readonly #state: SettlementState;
+
+  private constructor(init: EnvelopeInit<T>, state: SettlementState) {
+    this.messageId = init.messageId;
+    this.key = init.key;
+    this.sequenceNumber = init.sequenceNumber;
+    this.enqueuedTime = init.enqueuedTime;
+    this.deliveryCount = init.deliveryCount;
+    this.body = init.body;
+    this.size = init.size;
+    this.entityPath = init.entityPath;
+    this.sessionId = init.sessionId;
+    this.applicationProperties = init.applicationProperties ?? {};
+    this.traceContext = init.traceContext;
+    this.raw = init.raw;
+    this.#state = state;
+  }
+
+  static create<T>(init: EnvelopeInit<T>, settler: Settler, listener?: SettlementListener): Envelope<T> {
+    return new Envelope(init, new SettlementState(settler, listener));
+  }
+
+  /** The same message with a new body (after decode, validate, map); settlement is shared. */
+  withBody<U>(body: U): Envelope<U> {
+    return new Envelope<U>({ ...this.#init(), body }, this.#state);
+  }
+
+  /** The same message with a new partition key; settlement is shared. */
+  withKey(key: string): Envelope<T> {
+    return new Envelope<T>({ ...this.#init(), key }, this.#state);
+  }
+
+  /** `undefined` until the first settlement call; then the outcome asked for. */
+  get outcome(): SettleOutcome | undefined {
+    return this.#state.outcome;
+  }
+
+  get settled(): boolean {
+    return this.#state.outcome !== undefined;
+  }
+
+  /** True when Service Bus reported the lock lost while settling: the message will come again. */
+  get lockLost(): boolean {
+    return this.#state.lockLost;
+  }
+
+  complete(): Promise<void> {
+    return this.#settle('completed', undefined, (s) => s.complete());
+  }
+
+  abandon(propertiesToModify?: Record<string, unknown>): Promise<void> {
+    return this.#settle('abandoned', undefined, (s) => s.abandon(propertiesToModify));
+  }
+
+  deadLetter(reason: string, description: string): Promise<void> {
+    const detail = { reason, description };
+    return this.#settle('deadLettered', detail, (s) => s.deadLetter(reason, description));
+  }
+
+  defer(): Promise<void> {
+    return this.#settle('deferred', undefined, (s) => s.defer());
+  }
+
+  async #settle(
+    outcome: SettleOutcome,
+    detail: DeadLetterDetail | undefined,
+    send: (settler: Settler) => Promise<void>,
+  ): Promise<void> {
+    const state = this.#state;
+    if (state.outcome !== undefined) {
+      state.listener?.onDoubleSettle?.(this, outcome);
+      throw new AlreadySettledError(this.messageId, state.outcome, verb(outcome));
+    }
+    // Marked before the await so that a concurrent second call is caught too.
+    state.outcome = outcome;
+    try {
+      await send(state.settler);
+    } catch (error) {
+      if (error instanceof LockLostError) {
+        state.lockLost = true;
+        state.listener?.onLockLost?.(this, error);
+        return;
+      }
+      throw error;
+    }
+    state.listener?.onSettled?.(this, outcome, detail);
+  }
+
+  #init(): EnvelopeInit<T> {
+    return {
+      messageId: this.messageId,
+      key: this.key,
+      sequenceNumber: this.sequenceNumber,
+      enqueuedTime: this.enqueuedTime,
+      deliveryCount: this.deliveryCount,
+      body: this.body,
+      size: this.size,
+      entityPath: this.entityPath,
+      ...(this.sessionId === undefined ? {} : { sessionId: this.sessionId }),
+      applicationProperties: this.applicationProperties,
+      ...(this.traceContext === undefined ? {} : { traceContext: this.traceContext }),
+      raw: this.raw,
+    };
+  }
+}
+
+function verb(outcome: SettleOutcome): string {
+  switch (outcome) {
+    case 'completed':
+      return 'complete';
+    case 'abandoned':
+      return 'abandon';
+    case 'deadLettered':
+      return 'dead-letter';
+    case 'deferred':
+      return 'defer';
+  }
+}

@@ -1,0 +1,11 @@
+// The public API of Sluice. Everything exported here is supported; everything else is internal.
+export type {
+  DeadLetterDetail,
+  EnvelopeInit,
+  SettlementListener,
+  SettleOutcome,
+  Settler,
+  TraceCarrier,
+} from './envelope.js';
+export { Envelope } from './envelope.js';
+export * from './errors.js';
