@@ -22,6 +22,8 @@ export interface SettlementListener {
   onDoubleSettle?(envelope: Envelope<unknown>, attempted: SettleOutcome): void;
   /** The lock expired before settlement; Service Bus redelivers and the idempotent write absorbs it. */
   onLockLost?(envelope: Envelope<unknown>, error: LockLostError): void;
+  /** The broker refused or could not take the settlement (connection lost): the call rejects with `error`. */
+  onSettleFailed?(envelope: Envelope<unknown>, outcome: SettleOutcome, error: unknown): void;
 }
 
 export interface DeadLetterDetail {
@@ -167,6 +169,7 @@ export class Envelope<T> {
         state.listener?.onLockLost?.(this, error);
         return;
       }
+      state.listener?.onSettleFailed?.(this, outcome, error);
       throw error;
     }
     state.listener?.onSettled?.(this, outcome, detail);
