@@ -22,6 +22,8 @@ export interface SettlementListener {
   onDoubleSettle?(envelope: Envelope<unknown>, attempted: SettleOutcome): void;
   /** The lock expired before settlement; Service Bus redelivers and the idempotent write absorbs it. */
   onLockLost?(envelope: Envelope<unknown>, error: LockLostError): void;
+  /** The source renewed the message's lock while the pipeline still holds it. */
+  onLockRenewed?(envelope: Envelope<unknown>): void;
   /** The broker refused or could not take the settlement (connection lost): the call rejects with `error`. */
   onSettleFailed?(envelope: Envelope<unknown>, outcome: SettleOutcome, error: unknown): void;
 }

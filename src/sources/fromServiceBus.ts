@@ -1,0 +1,298 @@
+import {
+  isServiceBusError,
+  type ServiceBusClient,
+  type ServiceBusReceivedMessage,
+  type ServiceBusReceiver,
+  type ServiceBusSessionReceiver,
+} from '@azure/service-bus';
+import { Observable, type Subscriber } from 'rxjs';
+import type { Envelope, SettlementListener } from '../envelope.js';
+import { CreditGate } from './creditGate.js';
+import { LockRenewer } from './lockRenewer.js';
+import { defaultKeyOf, type KeyOf, toEnvelope } from './serviceBusEnvelope.js';
+
+/** Where to receive from: a queue, or a topic's subscription. */
+export type ServiceBusEntity = { queue: string } | { topic: string; subscription: string };
+
+export interface ServiceBusSourceOptions {
+  client: ServiceBusClient;
+  entity: ServiceBusEntity;
+  /**
+   * Most messages handed to the pipeline and not yet settled. The source asks Service Bus for more
+   * only while fewer are in flight, so memory stays bounded whatever the backlog. Default 500.
+   */
+  maxInFlight?: number;
+  /** Most messages asked for in one receive call. Default 100. */
+  receiveBatchSize?: number;
+  /** How long one receive call waits for the first message. Default 1000 ms. */
+  maxWaitTimeInMs?: number;
+  /** Renew the locks of in-flight messages for at most this long. Default 5 minutes; 0 disables. */
+  maxLockRenewalMs?: number;
+  /**
+   * Consume a session-enabled entity: up to `maxConcurrentSessions` sessions at once (default 8),
+   * each released after `idleTimeoutMs` without a message (default 2000) so the next can be accepted.
+   */
+  sessions?: { maxConcurrentSessions?: number; idleTimeoutMs?: number };
+  /** The partition key of each envelope. Default: partition key, else session id, else message id. */
+  keyOf?: KeyOf;
+  /** Hears every settlement (counters, traces). */
+  listener?: SettlementListener;
+  /**
+   * Aborting it stops receiving and completes the observable; envelopes in flight can still be
+   * settled until they are, or until `drainTimeoutMs` has passed, when the rest are abandoned.
+   */
+  signal?: AbortSignal;
+  /** After a stop or an unsubscribe, how long in-flight envelopes may take to settle. Default 30 s. */
+  drainTimeoutMs?: number;
+  /** Told about receive errors that the source retries (a connection blip); for logs. */
+  onReceiveError?: (error: unknown) => void;
+}
+
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 10_000;
+
+/**
+ * Receives a queue or subscription in peek-lock mode as an observable of envelopes, with credit
+ * that follows the pipeline: it pulls with `receiveMessages(room)` and so never holds more than
+ * `maxInFlight` unsettled messages. The SDK's push-mode `subscribe()` is avoided on purpose: it
+ * is known to stop granting credit after bursts (azure-sdk-for-js#38988), and a pull loop keeps
+ * credit and in-flight accounting in one place.
+ *
+ * @example
+ * ```ts
+ * const stop = new AbortController();
+ * fromServiceBus({ client, entity: { queue: 'telemetry' }, maxInFlight: 1000, signal: stop.signal })
+ *   .pipe(decode(), validate(Reading), keyBy(r => r.body.deviceId), batchWindow({ maxCount: 50, maxWaitMs: 100 }), writeToCassandra(...))
+ *   .subscribe();
+ * ```
+ */
+export function fromServiceBus(options: ServiceBusSourceOptions): Observable<Envelope<unknown>> {
+  return new Observable<Envelope<unknown>>((subscriber) => {
+    const gate = new CreditGate(options.maxInFlight ?? 500);
+    const stopReceiving = new AbortController();
+    const onStop = () => stopReceiving.abort();
+    options.signal?.addEventListener('abort', onStop, { once: true });
+    if (options.signal?.aborted) stopReceiving.abort();
+
+    const live = new Set<Envelope<unknown>>();
+    const closables = new Set<Closable>();
+    const run = options.sessions === undefined ? receiveEntity : receiveSessions;
+    const loop = run(options, gate, live, closables, subscriber, stopReceiving.signal);
+    loop.then(
+      () => subscriber.complete(),
+      (error: unknown) => subscriber.error(error),
+    );
+
+    return () => {
+      options.signal?.removeEventListener('abort', onStop);
+      stopReceiving.abort();
+      // Settlement needs the receivers: close them only once in-flight envelopes are settled,
+      // or abandoned after the drain deadline.
+      void loop
+        .catch(() => undefined)
+        .then(() => drainAndClose(gate, live, closables, options.drainTimeoutMs ?? 30_000));
+    };
+  });
+}
+
+async function receiveEntity(
+  options: ServiceBusSourceOptions,
+  gate: CreditGate,
+  live: Set<Envelope<unknown>>,
+  closables: Set<Closable>,
+  subscriber: Subscriber<Envelope<unknown>>,
+  signal: AbortSignal,
+): Promise<void> {
+  const receiverOptions = {
+    receiveMode: 'peekLock',
+    maxAutoLockRenewalDurationInMs: 0,
+    skipParsingBodyAsJson: true,
+  } as const;
+  const receiver =
+    'queue' in options.entity
+      ? options.client.createReceiver(options.entity.queue, receiverOptions)
+      : options.client.createReceiver(options.entity.topic, options.entity.subscription, receiverOptions);
+  closables.add(receiver);
+  const renewer = new LockRenewer(receiver, options.maxLockRenewalMs ?? 300_000, options.listener);
+  const path = entityPathOf(options.entity);
+  const keyOf = options.keyOf ?? defaultKeyOf;
+  let failures = 0;
+
+  while (!signal.aborted) {
+    await gate.waitForRoom(signal);
+    if (signal.aborted) break;
+    const asked = Math.min(gate.room(), options.receiveBatchSize ?? 100);
+    gate.take(asked);
+    let messages: ServiceBusReceivedMessage[];
+    try {
+      messages = await receiver.receiveMessages(asked, {
+        maxWaitTimeInMs: options.maxWaitTimeInMs ?? 1000,
+        abortSignal: signal,
+      });
+      failures = 0;
+    } catch (error) {
+      gate.release(asked);
+      if (signal.aborted) break;
+      if (isFatal(error)) throw error;
+      options.onReceiveError?.(error);
+      await backoff(++failures, signal);
+      continue;
+    }
+    gate.release(asked - messages.length);
+    for (const message of messages) {
+      const envelope = toEnvelope(message, receiver, path, keyOf, options.listener, () => {
+        renewer.stop(message);
+        live.delete(envelope);
+        gate.release();
+      });
+      live.add(envelope);
+      renewer.start(message, envelope);
+      subscriber.next(envelope);
+    }
+  }
+  // The renewer keeps going for what is still in flight; drainAndClose stops it with the receiver.
+  closables.add({ close: async () => renewer.stopAll() });
+}
+
+async function receiveSessions(
+  options: ServiceBusSourceOptions,
+  gate: CreditGate,
+  live: Set<Envelope<unknown>>,
+  closables: Set<Closable>,
+  subscriber: Subscriber<Envelope<unknown>>,
+  signal: AbortSignal,
+): Promise<void> {
+  const sessions = options.sessions ?? {};
+  const workers = Array.from({ length: sessions.maxConcurrentSessions ?? 8 }, () =>
+    sessionWorker(options, gate, live, closables, subscriber, signal),
+  );
+  await Promise.all(workers);
+}
+
+/** Accepts the next available session, drains it while it has messages, releases it, repeats. */
+async function sessionWorker(
+  options: ServiceBusSourceOptions,
+  gate: CreditGate,
+  live: Set<Envelope<unknown>>,
+  closables: Set<Closable>,
+  subscriber: Subscriber<Envelope<unknown>>,
+  signal: AbortSignal,
+): Promise<void> {
+  const idleTimeoutMs = options.sessions?.idleTimeoutMs ?? 2000;
+  const path = entityPathOf(options.entity);
+  const keyOf = options.keyOf ?? defaultKeyOf;
+  const receiverOptions = {
+    receiveMode: 'peekLock',
+    skipParsingBodyAsJson: true,
+    maxAutoLockRenewalDurationInMs: options.maxLockRenewalMs ?? 300_000,
+  } as const;
+  let failures = 0;
+
+  while (!signal.aborted) {
+    let receiver: ServiceBusSessionReceiver;
+    try {
+      receiver =
+        'queue' in options.entity
+          ? await options.client.acceptNextSession(options.entity.queue, {
+              ...receiverOptions,
+              abortSignal: signal,
+            })
+          : await options.client.acceptNextSession(options.entity.topic, options.entity.subscription, {
+              ...receiverOptions,
+              abortSignal: signal,
+            });
+      failures = 0;
+    } catch (error) {
+      if (signal.aborted) break;
+      if (isFatal(error)) throw error;
+      // No session available is the normal idle state, not an error worth reporting.
+      if (!(isServiceBusError(error) && error.code === 'ServiceTimeout')) options.onReceiveError?.(error);
+      await backoff(++failures, signal);
+      continue;
+    }
+    closables.add(receiver);
+    const mine = new CreditGate(Number.MAX_SAFE_INTEGER);
+    let idleSince = Date.now();
+    while (!signal.aborted && Date.now() - idleSince < idleTimeoutMs) {
+      await gate.waitForRoom(signal);
+      if (signal.aborted) break;
+      const asked = Math.min(gate.room(), options.receiveBatchSize ?? 100);
+      if (asked <= 0) continue;
+      gate.take(asked);
+      let messages: ServiceBusReceivedMessage[];
+      try {
+        messages = await receiver.receiveMessages(asked, {
+          maxWaitTimeInMs: Math.min(options.maxWaitTimeInMs ?? 1000, idleTimeoutMs),
+          abortSignal: signal,
+        });
+      } catch (error) {
+        gate.release(asked);
+        if (signal.aborted) break;
+        // A lost session lock ends this session; its in-flight envelopes will report LockLost.
+        options.onReceiveError?.(error);
+        break;
+      }
+      gate.release(asked - messages.length);
+      if (messages.length > 0) idleSince = Date.now();
+      mine.take(messages.length);
+      for (const message of messages) {
+        const envelope = toEnvelope(message, receiver, path, keyOf, options.listener, () => {
+          live.delete(envelope);
+          gate.release();
+          mine.release();
+        });
+        live.add(envelope);
+        subscriber.next(envelope);
+      }
+    }
+    if (signal.aborted) return;
+    // Settling needs the session's receiver: release the session only when its messages are settled.
+    await mine.waitForEmpty();
+    closables.delete(receiver);
+    await receiver.close().catch(() => undefined);
+  }
+}
+
+async function drainAndClose(
+  gate: CreditGate,
+  live: Set<Envelope<unknown>>,
+  closables: Set<Closable>,
+  drainTimeoutMs: number,
+): Promise<void> {
+  await gate.waitForEmpty(AbortSignal.timeout(drainTimeoutMs));
+  // Past the deadline: hand what is left back to Service Bus now rather than at lock expiry.
+  await Promise.allSettled([...live].filter((e) => !e.settled).map((e) => e.abandon()));
+  await Promise.allSettled([...closables].map((c) => c.close()));
+}
+
+interface Closable {
+  close(): Promise<void>;
+}
+
+function entityPathOf(entity: ServiceBusEntity): string {
+  return 'queue' in entity ? entity.queue : `${entity.topic}/Subscriptions/${entity.subscription}`;
+}
+
+// A missing entity or a refused token will not heal by retrying: stop and say so.
+function isFatal(error: unknown): boolean {
+  return (
+    isServiceBusError(error) &&
+    (error.code === 'MessagingEntityNotFound' ||
+      error.code === 'UnauthorizedAccess' ||
+      error.code === 'MessagingEntityDisabled')
+  );
+}
+
+function backoff(attempt: number, signal: AbortSignal): Promise<void> {
+  const ceiling = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(attempt, 10));
+  const delay = Math.random() * ceiling;
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, delay);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
