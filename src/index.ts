@@ -9,3 +9,5 @@ export type {
 } from './envelope.js';
 export { Envelope } from './envelope.js';
 export * from './errors.js';
+export type { ServiceBusEntity, ServiceBusSourceOptions } from './sources/fromServiceBus.js';
+export { fromServiceBus } from './sources/fromServiceBus.js';
