@@ -1,4 +1,13 @@
 // The public API of Sluice. Everything exported here is supported; everything else is internal.
+
+export type {
+  EmulatorConfig,
+  EmulatorCounters,
+  EmulatorOptions,
+  QueueCounters,
+  RunningEmulator,
+} from './emulator/index.js';
+export { startEmulator } from './emulator/index.js';
 export type {
   DeadLetterDetail,
   EnvelopeInit,

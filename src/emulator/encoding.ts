@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import rhea, { type Message } from 'rhea';
+
+const { types } = rhea;
+
+/** Message annotation names the SDKs read; the values follow the service's AMQP mapping. */
+export const ANN = {
+  sequenceNumber: 'x-opt-sequence-number',
+  enqueuedTime: 'x-opt-enqueued-time',
+  lockedUntil: 'x-opt-locked-until',
+  partitionKey: 'x-opt-partition-key',
+  scheduledEnqueueTime: 'x-opt-scheduled-enqueue-time',
+  messageState: 'x-opt-message-state',
+  deadLetterSource: 'x-opt-deadletter-source',
+  enqueueSequenceNumber: 'x-opt-enqueue-sequence-number',
+} as const;
+
+/** The batch message format the SDKs use: each data section of the body is one encoded message. */
+export const BATCH_FORMAT = 0x80013700;
+
+const TICKS_AT_UNIX_EPOCH = 621_355_968_000_000_000n;
+
+/** .NET ticks (100 ns since 0001-01-01) as the 8-byte big-endian long the SDK decodes with Long.fromBytesBE. */
+export function ticksBuffer(ms: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigInt64BE(BigInt(Math.round(ms)) * 10_000n + TICKS_AT_UNIX_EPOCH);
+  return b;
+}
+
+/** Swaps a GUID between RFC 4122 byte order and the .NET in-memory order (the operation is its own inverse). */
+export function reorderGuid(bytes: Buffer): Buffer {
+  const order = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15];
+  return Buffer.from(order.map((i) => bytes[i] ?? 0));
+}
+
+export function newLockToken(): string {
+  return randomUUID();
+}
+
+/** The delivery tag for a lock token: the SDK reads it as a .NET-ordered GUID. */
+export function lockTokenTag(token: string): Buffer {
+  return reorderGuid(Buffer.from(rhea.string_to_uuid(token)));
+}
+
+export function uuidToString(v: unknown): string | undefined {
+  if (Buffer.isBuffer(v) && v.length === 16) return rhea.uuid_to_string(v).toLowerCase();
+  if (typeof v === 'string') return v.toLowerCase();
+  return undefined;
+}
+
+/** A long that rhea may have decoded as a number or (when large) as an 8-byte buffer. */
+export function longValue(v: unknown): number | undefined {
+  if (typeof v === 'number') return v;
+  if (Buffer.isBuffer(v) && v.length === 8) return Number(v.readBigInt64BE());
+  return undefined;
+}
+
+/** Splits a transfer payload into messages: one for the plain format, each data section for a batch. */
+export function decodeTransfer(payload: Buffer | Message, format: number | undefined): Message[] {
+  if (!Buffer.isBuffer(payload)) return [payload];
+  const outer = rhea.message.decode(payload) as unknown as Message;
+  if (format !== BATCH_FORMAT) return [outer];
+  const body = outer.body as { content?: unknown; multiple?: boolean } | undefined;
+  const parts = body?.multiple ? (body.content as Buffer[]) : body?.content ? [body.content as Buffer] : [];
+  return parts.map((p) => rhea.message.decode(p) as unknown as Message);
+}
+
+export interface DeliveryView {
+  seq: number;
+  enqueuedAt: number;
+  deliveryCount: number;
+  lockedUntil?: number;
+  state?: 0 | 1 | 2;
+  extraAnnotations?: Record<string, unknown>;
+}
+
+/** Encodes a stored message for delivery, adding the broker annotations and the header the SDK reads. */
+export function encodeForDelivery(msg: Message, view: DeliveryView): Buffer {
+  const annotations: Record<string, unknown> = { ...(msg.message_annotations ?? {}) };
+  annotations[ANN.sequenceNumber] = types.wrap_long(view.seq);
+  annotations[ANN.enqueuedTime] = types.wrap_timestamp(view.enqueuedAt);
+  if (view.lockedUntil !== undefined) annotations[ANN.lockedUntil] = types.wrap_timestamp(view.lockedUntil);
+  else delete annotations[ANN.lockedUntil];
+  if (view.state !== undefined) annotations[ANN.messageState] = types.wrap_int(view.state);
+  Object.assign(annotations, view.extraAnnotations ?? {});
+  const out = { ...msg, message_annotations: annotations, delivery_count: view.deliveryCount } as Message;
+  return rhea.message.encode(out);
+}
