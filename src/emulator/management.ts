@@ -203,7 +203,8 @@ export function handleManagement(ns: Namespace, r: Resolved, request: Message, n
         const q = requireQueue(r);
         const id = requireHeldSession(q, sessionOf(body), now);
         const state = q.sessions.get(id)?.state;
-        return { statusCode: 200, body: { 'session-state': state ?? null } };
+        // No state is answered without the key, which the SDK surfaces as undefined.
+        return { statusCode: 200, body: state ? { 'session-state': state } : {} };
       }
       default:
         throw new EmulatorOpError(

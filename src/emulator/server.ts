@@ -392,6 +392,8 @@ export class EmulatorServer {
     } catch (err) {
       st.consumers.delete(cons);
       const e = err as EmulatorOpError;
+      // Without the session id in the echoed filter the SDK reports SessionCannotBeLocked itself.
+      link.set_source({ ...source, filter: undefined } as never);
       this.fail(link, e.condition ?? 'amqp:internal-error', e.message);
       return;
     }
