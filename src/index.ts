@@ -1,5 +1,9 @@
 // The public API of Sluice. Everything exported here is supported; everything else is internal.
 
+export type { Batch } from './batch.js';
+export { classifyCassandraError } from './cassandra/classifyError.js';
+export type { ColumnMapping } from './cassandra/tableMapping.js';
+export type { TimestampSource } from './cassandra/writeTimestamp.js';
 export type {
   EmulatorConfig,
   EmulatorCounters,
@@ -18,5 +22,17 @@ export type {
 } from './envelope.js';
 export { Envelope } from './envelope.js';
 export * from './errors.js';
+export type { BatchWindowOptions } from './operators/batchWindow.js';
+export { batchWindow } from './operators/batchWindow.js';
+export type { Decoder } from './operators/decode.js';
+export { decode, decodeJson } from './operators/decode.js';
+export { keyBy } from './operators/keyBy.js';
+export type { OrderByKeyOptions } from './operators/orderByKey.js';
+export { orderByKey } from './operators/orderByKey.js';
+export { validate } from './operators/validate.js';
+export type { BatchResult, RetryOptions, WriteThenSettleOptions } from './operators/writeThenSettle.js';
+export { writeThenSettle } from './operators/writeThenSettle.js';
+export type { TableTarget, WriteToCassandraOptions } from './operators/writeToCassandra.js';
+export { writeToCassandra } from './operators/writeToCassandra.js';
 export type { ServiceBusEntity, ServiceBusSourceOptions } from './sources/fromServiceBus.js';
 export { fromServiceBus } from './sources/fromServiceBus.js';

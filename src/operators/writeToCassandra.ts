@@ -4,20 +4,31 @@ import type { Batch } from '../batch.js';
 import { classifyCassandraError } from '../cassandra/classifyError.js';
 import { type ColumnMapping, planTable, type TablePlan } from '../cassandra/tableMapping.js';
 import { type TimestampSource, WriteTimestamps } from '../cassandra/writeTimestamp.js';
+import type { Envelope } from '../envelope.js';
+import { SchemaMismatchError } from '../errors.js';
 import type { BatchResult, RetryOptions } from './writeThenSettle.js';
 import { writeThenSettle } from './writeThenSettle.js';
 
-export interface WriteToCassandraOptions<T> {
-  client: cassandra.Client;
-  /** Default: the client's keyspace. */
-  keyspace?: string;
+/** One table a batch is written to. */
+export interface TableTarget<T> {
   table: string;
   /** Column → value of a message. The primary key must come from the message (its id, or key and sequence). */
   mapping: ColumnMapping<T>;
-  /** Consistency a write must reach before its messages are completed. Default LOCAL_QUORUM. */
-  consistency?: number;
   /** Where write timestamps come from. Default: the enqueued time (see `WriteTimestamps`). */
   timestamp?: TimestampSource<T>;
+}
+
+export interface WriteToCassandraOptions<T> extends Partial<TableTarget<T>> {
+  client: cassandra.Client;
+  /** Default: the client's keyspace. */
+  keyspace?: string;
+  /**
+   * Several tables written from the same batch (a history table and a latest-state table, say);
+   * the messages are completed when every table acknowledged. Instead of `table` and `mapping`.
+   */
+  targets?: readonly TableTarget<T>[];
+  /** Consistency a write must reach before its messages are completed. Default LOCAL_QUORUM. */
+  consistency?: number;
   retry?: RetryOptions;
   /** Most partitions written at once. Default 16. */
   concurrency?: number;
@@ -53,14 +64,17 @@ export function writeToCassandra<T>(
   options: WriteToCassandraOptions<T>,
 ): OperatorFunction<Batch<T>, BatchResult<T>> {
   const consistency = options.consistency ?? cassandra.types.consistencies.localQuorum;
+  const targets = targetsOf(options);
   return (source) =>
-    // The plan is made on subscription, before the source is subscribed: a bad mapping stops the
+    // The plans are made on subscription, before the source is subscribed: a bad mapping stops the
     // pipeline before a single message is received, let alone settled.
-    from(planTable(options.client, options.keyspace, options.table, options.mapping)).pipe(
-      switchMap((plan) =>
+    from(
+      Promise.all(targets.map((t) => planTable(options.client, options.keyspace, t.table, t.mapping))),
+    ).pipe(
+      switchMap((plans) =>
         source.pipe(
           writeThenSettle<T>({
-            write: writer(options, plan, consistency),
+            write: writer(options, targets, plans, consistency),
             ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
             ...(options.retry === undefined ? {} : { retry: options.retry }),
           }),
@@ -69,47 +83,63 @@ export function writeToCassandra<T>(
     ) as Observable<BatchResult<T>>;
 }
 
-function writer<T>(options: WriteToCassandraOptions<T>, plan: TablePlan<T>, consistency: number) {
-  const timestamps = new WriteTimestamps<T>(options.timestamp);
-  // A retried or bisected batch rewrites its rows with the timestamps they were first given.
-  const assigned = new WeakMap<object, bigint>();
-  const timestampOf = (envelope: Batch<T>['envelopes'][number]) => {
-    let timestamp = assigned.get(envelope);
-    if (timestamp === undefined) {
-      timestamp = timestamps.next(envelope);
-      assigned.set(envelope, timestamp);
-    }
-    return cassandra.types.Long.fromString(timestamp.toString());
-  };
-  return async (batch: Batch<T>): Promise<void> => {
-    const started = performance.now();
-    try {
-      const queries = batch.envelopes.map((envelope) => ({
-        query: plan.insert,
-        params: [...plan.row(envelope), timestampOf(envelope)],
-      }));
-      if (queries.length === 1) {
-        await options.client.execute(queries[0]!.query, queries[0]!.params, {
-          prepare: true,
-          consistency,
-          isIdempotent: true,
-        });
-      } else {
-        await options.client.batch(queries, {
-          prepare: true,
-          consistency,
-          logged: false,
-          isIdempotent: true,
-        });
+function targetsOf<T>(options: WriteToCassandraOptions<T>): readonly TableTarget<T>[] {
+  if (options.targets !== undefined && options.targets.length > 0) return options.targets;
+  if (options.table === undefined || options.mapping === undefined) {
+    throw new SchemaMismatchError('writeToCassandra: give { table, mapping } or a non-empty { targets }');
+  }
+  return [
+    {
+      table: options.table,
+      mapping: options.mapping,
+      ...(options.timestamp ? { timestamp: options.timestamp } : {}),
+    },
+  ];
+}
+
+function writer<T>(
+  options: WriteToCassandraOptions<T>,
+  targets: readonly TableTarget<T>[],
+  plans: readonly TablePlan<T>[],
+  consistency: number,
+) {
+  const tables = plans.map((plan, i) => {
+    const timestamps = new WriteTimestamps<T>(targets[i]!.timestamp);
+    // A retried or bisected batch rewrites its rows with the timestamps they were first given.
+    const assigned = new WeakMap<object, bigint>();
+    const timestampOf = (envelope: Envelope<T>) => {
+      let timestamp = assigned.get(envelope);
+      if (timestamp === undefined) {
+        timestamp = timestamps.next(envelope);
+        assigned.set(envelope, timestamp);
       }
-    } catch (error) {
-      throw classifyCassandraError(error);
-    }
+      return cassandra.types.Long.fromString(timestamp.toString());
+    };
+    return { plan, timestampOf };
+  });
+
+  const writeTable = async (batch: Batch<T>, { plan, timestampOf }: (typeof tables)[number]) => {
+    const started = performance.now();
+    const queries = batch.envelopes.map((envelope) => ({
+      query: plan.insert,
+      params: [...plan.row(envelope), timestampOf(envelope)],
+    }));
+    const execution = { prepare: true, consistency, isIdempotent: true };
+    if (queries.length === 1) await options.client.execute(queries[0]!.query, queries[0]!.params, execution);
+    else await options.client.batch(queries, { ...execution, logged: false });
     options.onWrite?.({
       batch,
-      rows: batch.envelopes.length,
+      rows: queries.length,
       durationMs: performance.now() - started,
       statement: plan.insert,
     });
+  };
+
+  return async (batch: Batch<T>): Promise<void> => {
+    try {
+      await Promise.all(tables.map((table) => writeTable(batch, table)));
+    } catch (error) {
+      throw classifyCassandraError(error);
+    }
   };
 }
