@@ -594,7 +594,7 @@ export class EmulatorServer {
   private onManagement(st: ConnState, entity: string, request: Message): void {
     let result: ManagementReply;
     const resolved: Resolved | undefined = this.ns.resolve(entity);
-    if (!this.authorized(st, entity)) {
+    if (!this.authorized(st, entity) && !this.authorized(st, `${entity}/$management`)) {
       result = {
         statusCode: 401,
         condition: 'amqp:unauthorized-access',

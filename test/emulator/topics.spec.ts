@@ -49,7 +49,10 @@ describe('emulator topics and subscriptions with the real SDK', () => {
     await h.client.createSender('events').sendMessages({ body: 'bad' });
     const receiver = h.client.createReceiver('events', 'all');
     const [m] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 1_000 });
-    await receiver.deadLetterMessage(m!, { deadLetterReason: 'Nope' });
+    await receiver.deadLetterMessage(m!, {
+      deadLetterReason: 'Nope',
+      deadLetterErrorDescription: 'bad input',
+    });
     const dlq = h.client.createReceiver('events', 'all', {
       subQueueType: 'deadLetter',
       receiveMode: 'receiveAndDelete',
