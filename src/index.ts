@@ -34,5 +34,21 @@ export type { BatchResult, RetryOptions, WriteThenSettleOptions } from './operat
 export { writeThenSettle } from './operators/writeThenSettle.js';
 export type { TableTarget, WriteToCassandraOptions } from './operators/writeToCassandra.js';
 export { writeToCassandra } from './operators/writeToCassandra.js';
+export type { PipelineCounts } from './pipelines/counters.js';
+export {
+  createTelemetrySchema,
+  Reading,
+  telemetryKey,
+  telemetryTargets,
+} from './pipelines/examples/telemetry.js';
+export type {
+  PipelineContext,
+  PipelineDefinition,
+  RunningPipeline,
+  RunOptions,
+} from './pipelines/pipeline.js';
+export { definePipeline, runPipeline } from './pipelines/pipeline.js';
 export type { ServiceBusEntity, ServiceBusSourceOptions } from './sources/fromServiceBus.js';
 export { fromServiceBus } from './sources/fromServiceBus.js';
+export type { DeadLetteredMessage, MemoryMessage, MemorySourceOptions } from './sources/memoryQueue.js';
+export { MemoryQueue } from './sources/memoryQueue.js';

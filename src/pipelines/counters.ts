@@ -1,0 +1,107 @@
+import type { DeadLetterDetail, Envelope, SettlementListener, SettleOutcome } from '../envelope.js';
+import type { LockLostError } from '../errors.js';
+import type { BatchResult } from '../operators/writeThenSettle.js';
+
+/** A snapshot of what a pipeline has done since it started. */
+export interface PipelineCounts {
+  received: number;
+  completed: number;
+  abandoned: number;
+  deferred: number;
+  deadLettered: Record<string, number>;
+  /** Write attempts retried, by error class. */
+  retried: Record<string, number>;
+  batches: number;
+  lockRenewals: number;
+  locksLost: number;
+  settleFailures: number;
+  doubleSettlements: number;
+  /** Received and not yet settled (nor lost). */
+  inFlight: number;
+}
+
+/** Counts a pipeline's messages by listening to their settlement and to the batch results. */
+export class PipelineCounters implements SettlementListener {
+  readonly #counts: PipelineCounts = {
+    received: 0,
+    completed: 0,
+    abandoned: 0,
+    deferred: 0,
+    deadLettered: {},
+    retried: {},
+    batches: 0,
+    lockRenewals: 0,
+    locksLost: 0,
+    settleFailures: 0,
+    doubleSettlements: 0,
+    inFlight: 0,
+  };
+
+  received(): void {
+    this.#counts.received += 1;
+    this.#counts.inFlight += 1;
+  }
+
+  batch(result: BatchResult<unknown>): void {
+    this.#counts.batches += 1;
+    for (const [errorClass, n] of Object.entries(result.retries)) add(this.#counts.retried, errorClass, n);
+  }
+
+  onSettled(_envelope: Envelope<unknown>, outcome: SettleOutcome, detail?: DeadLetterDetail): void {
+    this.#counts.inFlight -= 1;
+    if (outcome === 'completed') this.#counts.completed += 1;
+    else if (outcome === 'abandoned') this.#counts.abandoned += 1;
+    else if (outcome === 'deferred') this.#counts.deferred += 1;
+    else add(this.#counts.deadLettered, detail?.reason ?? 'unknown', 1);
+  }
+
+  onDoubleSettle(): void {
+    this.#counts.doubleSettlements += 1;
+  }
+
+  onLockLost(envelope: Envelope<unknown>, _error: LockLostError): void {
+    this.#counts.locksLost += 1;
+    // Lost while settling: it has left the pipeline. Lost while held (renewal failed): it has not.
+    if (envelope.settled) this.#counts.inFlight -= 1;
+  }
+
+  onLockRenewed(): void {
+    this.#counts.lockRenewals += 1;
+  }
+
+  onSettleFailed(): void {
+    this.#counts.settleFailures += 1;
+    this.#counts.inFlight -= 1;
+  }
+
+  snapshot(): PipelineCounts {
+    const c = this.#counts;
+    return { ...c, deadLettered: { ...c.deadLettered }, retried: { ...c.retried } };
+  }
+}
+
+function add(record: Record<string, number>, key: string, n: number): void {
+  record[key] = (record[key] ?? 0) + n;
+}
+
+/** One listener that tells several: counters, metrics, traces. */
+export function combineListeners(...listeners: (SettlementListener | undefined)[]): SettlementListener {
+  const all = listeners.filter((l): l is SettlementListener => l !== undefined);
+  return {
+    onSettled: (e, o, d) => {
+      for (const l of all) l.onSettled?.(e, o, d);
+    },
+    onDoubleSettle: (e, a) => {
+      for (const l of all) l.onDoubleSettle?.(e, a);
+    },
+    onLockLost: (e, err) => {
+      for (const l of all) l.onLockLost?.(e, err);
+    },
+    onLockRenewed: (e) => {
+      for (const l of all) l.onLockRenewed?.(e);
+    },
+    onSettleFailed: (e, o, err) => {
+      for (const l of all) l.onSettleFailed?.(e, o, err);
+    },
+  };
+}

@@ -1,0 +1,118 @@
+import { type Observable, tap } from 'rxjs';
+import type { Envelope, SettlementListener } from '../envelope.js';
+import type { BatchResult } from '../operators/writeThenSettle.js';
+import { combineListeners, PipelineCounters, type PipelineCounts } from './counters.js';
+
+/** What a pipeline's source is given: where to report settlements, and when to stop receiving. */
+export interface PipelineContext {
+  /** Aborted by `stop()`: the source stops receiving and completes. */
+  readonly signal: AbortSignal;
+  /** Must be passed to every envelope the source creates (counters, metrics, traces hang here). */
+  readonly listener: SettlementListener;
+  /** How long in-flight messages may take to settle after a stop before the source abandons them. */
+  readonly drainTimeoutMs: number;
+}
+
+export interface PipelineDefinition<R = unknown> {
+  /** Names the pipeline in logs, metrics and traces. */
+  readonly name: string;
+  /** The messages, e.g. `(ctx) => fromServiceBus({ client, entity, signal: ctx.signal, listener: ctx.listener, drainTimeoutMs: ctx.drainTimeoutMs })`. */
+  source(context: PipelineContext): Observable<Envelope<unknown>>;
+  /** The operator chain, ending in a sink that settles every envelope (e.g. `writeToCassandra`). */
+  process(envelopes: Observable<Envelope<unknown>>): Observable<R>;
+}
+
+/**
+ * Declares a pipeline: a name, a source and the operator chain between them.
+ *
+ * @example
+ * ```ts
+ * export const telemetry = definePipeline({
+ *   name: 'telemetry',
+ *   source: (ctx) => fromServiceBus({ client, entity: { queue: 'telemetry' }, ...ctx }),
+ *   process: (envelopes) => envelopes.pipe(decode(), validate(Reading), keyBy(telemetryKey),
+ *     batchWindow({ maxCount: 50, maxWaitMs: 20 }), writeToCassandra({ client: cql, targets: telemetryTargets })),
+ * });
+ * ```
+ */
+export function definePipeline<R>(definition: PipelineDefinition<R>): PipelineDefinition<R> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(definition.name)) {
+    throw new RangeError(`Pipeline name '${definition.name}' must be 1-64 letters, digits, '.', '_' or '-'`);
+  }
+  return definition;
+}
+
+export interface RunOptions<R> {
+  /** After `stop()`, how long in-flight messages may take to settle. Default 30 s. */
+  drainTimeoutMs?: number;
+  /** Hears every settlement besides the pipeline's own counters (metrics, traces). */
+  listener?: SettlementListener;
+  /** Told about each output of the chain (a `BatchResult` for the Cassandra sinks). */
+  onResult?: (result: R) => void;
+}
+
+export interface RunningPipeline {
+  readonly name: string;
+  /** Live counts: received, settled by outcome, dead-lettered by reason, retries, in flight. */
+  counts(): PipelineCounts;
+  /** Stops receiving, lets in-flight messages settle until the drain deadline, abandons the rest. */
+  stop(): Promise<void>;
+  /** Settles when the pipeline has ended: after `stop()`, or when the source ends or fails. */
+  readonly done: Promise<void>;
+}
+
+/** Starts a pipeline. It runs until `stop()` or until its source ends or fails. */
+export function runPipeline<R>(
+  definition: PipelineDefinition<R>,
+  options: RunOptions<R> = {},
+): RunningPipeline {
+  const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
+  const stopper = new AbortController();
+  const counters = new PipelineCounters();
+  const context: PipelineContext = {
+    signal: stopper.signal,
+    listener: combineListeners(counters, options.listener),
+    drainTimeoutMs,
+  };
+  let unsubscribe = () => {};
+  const done = new Promise<void>((resolve, reject) => {
+    const subscription = definition
+      .process(definition.source(context).pipe(tap(() => counters.received())))
+      .subscribe({
+        next(result) {
+          if (isBatchResult(result)) counters.batch(result);
+          options.onResult?.(result);
+        },
+        error: reject,
+        complete: resolve,
+      });
+    unsubscribe = () => subscription.unsubscribe();
+  });
+  return {
+    name: definition.name,
+    counts: () => counters.snapshot(),
+    async stop() {
+      stopper.abort();
+      // The source completes at once; the chain then drains. Past the deadline (plus a margin for
+      // the source's own abandon round trip) tear it down: the source abandons what is left.
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'deadline'>((resolve) => {
+        timer = setTimeout(() => resolve('deadline'), drainTimeoutMs + 1_000);
+      });
+      const outcome = await Promise.race([
+        done.then(
+          () => 'done' as const,
+          () => 'done' as const,
+        ),
+        deadline,
+      ]);
+      clearTimeout(timer);
+      if (outcome === 'deadline') unsubscribe();
+    },
+    done,
+  };
+}
+
+function isBatchResult(value: unknown): value is BatchResult<unknown> {
+  return typeof value === 'object' && value !== null && 'batch' in value && 'retries' in value;
+}
