@@ -39,7 +39,8 @@ export function toEnvelope(
   };
   const settler: Settler = {
     complete: () => settle('complete', () => receiver.completeMessage(message)),
-    abandon: (properties) => settle('abandon', () => receiver.abandonMessage(message, properties as AbandonProperties)),
+    abandon: (properties) =>
+      settle('abandon', () => receiver.abandonMessage(message, properties as AbandonProperties)),
     deadLetter: (reason, description) =>
       settle('dead-letter', () =>
         receiver.deadLetterMessage(message, {

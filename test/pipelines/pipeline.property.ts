@@ -28,7 +28,9 @@ const scenario = fc.record({
   transientEvery: fc.constantFrom(0, 2, 3, 5),
 });
 
-async function run(s: fc.RecordValue<typeof scenario> extends infer T ? T : never) {
+type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
+
+async function run(s: Scenario) {
   const queue = new MemoryQueue({ maxDeliveryCount: 50 });
   queue.send(
     s.messages.map((m, i) => ({
