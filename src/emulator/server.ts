@@ -624,7 +624,12 @@ export class EmulatorServer {
     if (st) for (const c of st.consumers) if (c.link === link) cons = c;
     const token = cons?.byDelivery.get(delivery);
     const state = (delivery as unknown as { remote_state?: Any }).remote_state ?? {};
-    const answer = (outcome: unknown) => delivery.update(true, outcome as never);
+    const answer = (outcome: unknown) => {
+      delivery.update(true, outcome as never);
+      // In receiver-settle-mode "second" the client never settles after us; without this rhea keeps the
+      // delivery in its 2048-slot session window forever and the link stalls.
+      (delivery as unknown as { remote_settled: boolean }).remote_settled = true;
+    };
     if (!cons || !token) {
       answer(outcomes.accepted().described());
       return;

@@ -16,6 +16,7 @@ describe('emulator queues with the real SDK over TCP', () => {
         renew: { LockDuration: 'PT1S' },
         small: { MaxMessageSizeInKilobytes: 2 },
         credit: { LockDuration: 'PT30S' },
+        window: { LockDuration: 'PT30S' },
       }),
     );
   });
@@ -171,6 +172,23 @@ describe('emulator queues with the real SDK over TCP', () => {
     expect(h.emulator.stats('credit')).toMatchObject({ locked: 5, active: 15 });
     const rest = await receiver.receiveMessages(50, { maxWaitTimeInMs: 1_000 });
     expect(rest.map((m) => m.body)).toEqual(Array.from({ length: 15 }, (_, i) => i + 5));
+    await receiver.close();
+  });
+
+  it('keeps one peek-lock link flowing past the 2048 unsettled deliveries of an AMQP session window', async () => {
+    const sender = h.client.createSender('window');
+    for (let i = 0; i < 25; i++) {
+      await sender.sendMessages(Array.from({ length: 100 }, (_, j) => ({ body: i * 100 + j })));
+    }
+    const receiver = h.client.createReceiver('window');
+    let done = 0;
+    while (done < 2500) {
+      const msgs = await receiver.receiveMessages(500, { maxWaitTimeInMs: 2_000 });
+      expect(msgs.length).toBeGreaterThan(0);
+      await Promise.all(msgs.map((m) => receiver.completeMessage(m)));
+      done += msgs.length;
+    }
+    expect(h.emulator.stats('window').total).toBe(0);
     await receiver.close();
   });
 
