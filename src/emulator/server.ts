@@ -38,6 +38,8 @@ interface ConnState {
   replyLinks: Map<string, Sender>;
   consumers: Set<LinkConsumer>;
   waiters: Set<SessionWaiter>;
+  /** Entity links authorised by a CBS token, checked again when tokens expire. */
+  entityLinks: Map<Sender | Receiver, string>;
 }
 
 interface SessionWaiter {
@@ -64,6 +66,7 @@ class LinkConsumer implements Consumer {
   private readonly inFlight: { id: number }[] = [];
   readonly byDelivery = new WeakMap<object, string>();
   active = false;
+  private repumpScheduled = false;
 
   constructor(
     readonly link: Sender,
@@ -74,6 +77,17 @@ class LinkConsumer implements Consumer {
 
   capacity(): number {
     if (!this.active || !this.link.is_open()) return 0;
+    // rhea writes transfers before link frames in a pass, so nothing may go out until our attach has.
+    if ((this.link as unknown as { state: { open_requests: number } }).state.open_requests > 0) {
+      if (!this.repumpScheduled) {
+        this.repumpScheduled = true;
+        setImmediate(() => {
+          this.repumpScheduled = false;
+          this.queue.pump();
+        });
+      }
+      return 0;
+    }
     const outgoing = (this.link.session as unknown as { outgoing: { next_pending_delivery: number } })
       .outgoing;
     while (this.inFlight.length > 0 && (this.inFlight[0]?.id ?? 0) < outgoing.next_pending_delivery)
@@ -114,6 +128,7 @@ export class EmulatorServer {
   private readonly conns = new Map<Connection, ConnState>();
   private nextConnId = 1;
   private readonly waiters = new Set<SessionWaiter>();
+  private nextTokenCheck = 0;
   readonly stats: ServerCounters = {
     connections: 0,
     connectionsTotal: 0,
@@ -190,9 +205,25 @@ export class EmulatorServer {
     });
   }
 
-  /** Session acceptors that waited too long get the service's timeout error. */
+  /** Session acceptors that waited too long get the service's timeout error; links whose token expired are detached. */
   sweep(): void {
     const now = this.now();
+    if (now >= this.nextTokenCheck) {
+      this.nextTokenCheck = now + 1000;
+      for (const st of this.conns.values()) {
+        for (const [link, path] of st.entityLinks) {
+          if (link.is_closed()) st.entityLinks.delete(link);
+          else if (!this.authorized(st, path)) {
+            st.entityLinks.delete(link);
+            this.fail(
+              link,
+              'amqp:unauthorized-access',
+              `The token for '${path}' expired and was not renewed.`,
+            );
+          }
+        }
+      }
+    }
     for (const w of [...this.waiters]) {
       if (w.deadline <= now) {
         this.waiters.delete(w);
@@ -215,6 +246,7 @@ export class EmulatorServer {
         replyLinks: new Map(),
         consumers: new Set(),
         waiters: new Set(),
+        entityLinks: new Map(),
       };
       this.conns.set(c, s);
     }
@@ -358,6 +390,7 @@ export class EmulatorServer {
       this.fail(link, 'amqp:not-found', `The messaging entity '${address}' could not be found.`);
       return;
     }
+    if (!st.plainAuthenticated) st.entityLinks.set(link, address);
     const queue = resolved.queue;
     const mode: ReceiveMode = remote.snd_settle_mode === 1 ? 'receiveAndDelete' : 'peekLock';
     (link as unknown as { local: { attach: Any } }).local.attach.max_message_size =
@@ -494,6 +527,7 @@ export class EmulatorServer {
     }
     (link as unknown as { local: { attach: Any } }).local.attach.max_message_size =
       resolved.target.settings.maxMessageSizeBytes;
+    if (!st.plainAuthenticated) st.entityLinks.set(link, address);
   }
 
   private onMessage(ctx: EventContext): void {

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { ServiceBusClient } from '@azure/service-bus';
+import rhea from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { config, fastRetry, type Harness, harness } from './helpers.js';
 
@@ -120,5 +121,71 @@ describe('emulator scheduling, TTL, duplicates, forwarding and bad clients', () 
     expect(again.map((m) => m.deliveryCount)).toEqual([1, 1]);
     for (const m of again) await r2.completeMessage(m);
     await r2.close();
+  });
+
+  it('lets a plain AMQP client in with SASL PLAIN and the key, and refuses a wrong password', async () => {
+    const open = (password: string) =>
+      new Promise<{ ok: boolean; connection: rhea.Connection }>((resolve) => {
+        const connection = rhea.create_container().connect({
+          host: '127.0.0.1',
+          port: h.emulator.port,
+          username: 'RootManageSharedAccessKey',
+          password,
+          reconnect: false,
+        });
+        connection.on('connection_open', () => resolve({ ok: true, connection }));
+        connection.on('connection_error', () => resolve({ ok: false, connection }));
+        connection.on('disconnected', () => resolve({ ok: false, connection }));
+      });
+    const bad = await open('wrong');
+    expect(bad.ok).toBe(false);
+    const good = await open('SAS_KEY_VALUE');
+    expect(good.ok).toBe(true);
+    const accepted = await new Promise<boolean>((resolve) => {
+      const sender = good.connection.open_sender({ target: { address: 'robust' } });
+      sender.once('sendable', () => sender.send({ body: 'plain', message_id: 'p1' }));
+      sender.on('accepted', () => resolve(true));
+      sender.on('rejected', () => resolve(false));
+    });
+    expect(accepted).toBe(true);
+    const body = await new Promise<unknown>((resolve) => {
+      const receiver = good.connection.open_receiver({
+        source: { address: 'robust' },
+        credit_window: 1,
+        snd_settle_mode: 1,
+      });
+      receiver.on('message', (ctx) => resolve(ctx.message?.body));
+    });
+    expect(body).toBe('plain');
+    good.connection.close();
+  });
+
+  it('takes a message back from a receiver that never settles, when its lock expires', async () => {
+    await h.client.createSender('robust').sendMessages({ body: 'ignored' });
+    const connection = rhea.create_container().connect({
+      host: '127.0.0.1',
+      port: h.emulator.port,
+      username: 'RootManageSharedAccessKey',
+      password: 'SAS_KEY_VALUE',
+      reconnect: false,
+    });
+    const firstCount = await new Promise<number | undefined>((resolve) => {
+      const receiver = connection.open_receiver({
+        source: { address: 'robust' },
+        credit_window: 0,
+        autoaccept: false,
+      });
+      receiver.add_credit(1);
+      receiver.on('message', (ctx) => resolve(ctx.message?.delivery_count));
+    });
+    expect(firstCount ?? 0).toBe(0);
+    // The silent receiver keeps its link open and never settles; the lock still runs out.
+    const other = h.client.createReceiver('robust', { maxAutoLockRenewalDurationInMs: 0 });
+    const [m] = await other.receiveMessages(1, { maxWaitTimeInMs: 5_000 });
+    expect(m?.body).toBe('ignored');
+    expect(m?.deliveryCount).toBe(1);
+    await other.completeMessage(m!);
+    connection.close();
+    await other.close();
   });
 });

@@ -1,5 +1,6 @@
 import { isServiceBusError, ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSasToken } from '../../src/emulator/auth.js';
 import { startEmulator } from '../../src/emulator/index.js';
 import { config, fastRetry, type Harness, harness } from './helpers.js';
 
@@ -220,6 +221,33 @@ describe('emulator authentication', () => {
       await right.createSender('q').sendMessages({ body: 1 });
       expect(emulator.stats('q').active).toBe(1);
       await right.close();
+    } finally {
+      await emulator.close();
+    }
+  });
+
+  it('checks a SAS token given directly: accepted while valid, refused once expired', async () => {
+    const emulator = await startEmulator({ port: 0, config: config({ q: {} }) });
+    const key = { name: 'RootManageSharedAccessKey', key: 'SAS_KEY_VALUE' };
+    const audience = `sb://localhost:${emulator.port}/q`;
+    const host = `localhost:${emulator.port}`;
+    const connect = (se: number) =>
+      new ServiceBusClient(
+        `Endpoint=sb://${host};SharedAccessSignature=${createSasToken(audience, key, se)};UseDevelopmentEmulator=true`,
+        fastRetry,
+      );
+    try {
+      const valid = connect(Math.floor(Date.now() / 1000) + 600);
+      await valid.createSender('q').sendMessages({ body: 'ok' });
+      await valid.close();
+      const expired = connect(Math.floor(Date.now() / 1000) - 10);
+      const err = await expired
+        .createSender('q')
+        .sendMessages({ body: 'late' })
+        .catch((e: unknown) => e);
+      expect(isServiceBusError(err) && err.code).toBe('UnauthorizedAccess');
+      await expired.close();
+      expect(emulator.stats('q').active).toBe(1);
     } finally {
       await emulator.close();
     }
