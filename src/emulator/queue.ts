@@ -1,6 +1,7 @@
 import type { Message } from 'rhea';
 import type { EntitySettings } from './config.js';
 import { newLockToken } from './encoding.js';
+import { SeqList } from './seqList.js';
 
 export type ReceiveMode = 'peekLock' | 'receiveAndDelete';
 
@@ -32,7 +33,7 @@ export interface Consumer {
 
 export interface SessionState {
   id: string;
-  ready: StoredMessage[];
+  ready: SeqList<StoredMessage>;
   holder?: Consumer;
   lockedUntil: number;
   state?: Buffer;
@@ -69,11 +70,12 @@ export interface QueueCounters {
 export class MessageQueue {
   readonly messages = new Map<number, StoredMessage>();
   readonly locks = new Map<string, StoredMessage>();
-  private readonly plain: StoredMessage[] = [];
+  private readonly plain = new SeqList<StoredMessage>();
   readonly sessions = new Map<string, SessionState>();
   private readonly consumers: Consumer[] = [];
   private rr = 0;
   private pumping = false;
+  private nextExpiry = Number.POSITIVE_INFINITY;
   /** Dead-lettered messages go here (undefined for a dead-letter sub-queue itself). */
   deadLetter?: MessageQueue;
   /** Where dead-lettered messages go when ForwardDeadLetteredMessagesTo is set. */
@@ -105,11 +107,10 @@ export class MessageQueue {
 
   private putReady(m: StoredMessage): void {
     m.state = 'ready';
+    if (m.expiresAt < this.nextExpiry) this.nextExpiry = m.expiresAt;
     const list = this.sessionful ? this.session(m.sessionId ?? '').ready : this.plain;
     // Returned messages keep their place: the service redelivers by sequence number.
-    let i = list.length;
-    while (i > 0 && (list[i - 1]?.seq ?? 0) > m.seq) i--;
-    list.splice(i, 0, m);
+    list.insert(m);
     if (this.sessionful) {
       const s = this.session(m.sessionId ?? '');
       if (!s.holder) this.onSessionAvailable?.();
@@ -119,7 +120,7 @@ export class MessageQueue {
   session(id: string): SessionState {
     let s = this.sessions.get(id);
     if (!s) {
-      s = { id, ready: [], lockedUntil: 0 };
+      s = { id, ready: new SeqList<StoredMessage>(), lockedUntil: 0 };
       this.sessions.set(id, s);
     }
     return s;
@@ -154,9 +155,9 @@ export class MessageQueue {
     } else {
       let best: SessionState | undefined;
       for (const cand of this.sessions.values()) {
-        const head = cand.ready[0];
+        const head = cand.ready.first();
         if (cand.holder || !head) continue;
-        if (!best || head.seq < (best.ready[0]?.seq ?? Number.POSITIVE_INFINITY)) best = cand;
+        if (!best || head.seq < (best.ready.first()?.seq ?? Number.POSITIVE_INFINITY)) best = cand;
       }
       s = best;
       if (!s) return undefined;
@@ -218,7 +219,7 @@ export class MessageQueue {
 
   private takeFor(c: Consumer): StoredMessage | undefined {
     const now = this.now();
-    let list: StoredMessage[];
+    let list: SeqList<StoredMessage>;
     if (this.sessionful) {
       if (c.sessionId === undefined) return undefined;
       const s = this.sessions.get(c.sessionId);
@@ -359,8 +360,7 @@ export class MessageQueue {
   private removeReady(m: StoredMessage): void {
     const list = this.sessionful ? this.sessions.get(m.sessionId ?? '')?.ready : this.plain;
     if (!list) return;
-    const i = list.indexOf(m);
-    if (i >= 0) list.splice(i, 1);
+    list.remove(m);
   }
 
   private expire(m: StoredMessage): void {
@@ -380,11 +380,13 @@ export class MessageQueue {
   sweep(): void {
     const now = this.now();
     let changed = false;
-    for (const m of [...this.locks.values()]) {
-      if ((m.lockedUntil ?? 0) <= now && !(this.sessionful && m.holder)) {
-        this.expireLock(m);
-        changed = true;
-      }
+    const lapsed: StoredMessage[] = [];
+    for (const m of this.locks.values()) {
+      if ((m.lockedUntil ?? 0) <= now && !(this.sessionful && m.holder)) lapsed.push(m);
+    }
+    for (const m of lapsed) {
+      this.expireLock(m);
+      changed = true;
     }
     if (this.sessionful) {
       for (const s of [...this.sessions.values()]) {
@@ -396,8 +398,17 @@ export class MessageQueue {
         }
       }
     }
-    for (const m of [...this.messages.values()]) {
-      if (m.state === 'ready' && m.expiresAt <= now) {
+    // A full scan only when some message may have expired: the earliest expiry is tracked on insert.
+    if (now >= this.nextExpiry) {
+      let next = Number.POSITIVE_INFINITY;
+      const expired: StoredMessage[] = [];
+      for (const m of this.messages.values()) {
+        if (m.state !== 'ready') continue;
+        if (m.expiresAt <= now) expired.push(m);
+        else if (m.expiresAt < next) next = m.expiresAt;
+      }
+      this.nextExpiry = next;
+      for (const m of expired) {
         this.removeReady(m);
         this.expire(m);
         changed = true;
