@@ -18,6 +18,7 @@ describe('emulator queues with the real SDK over TCP', () => {
         small: { MaxMessageSizeInKilobytes: 2 },
         credit: { LockDuration: 'PT30S' },
         window: { LockDuration: 'PT30S' },
+        compete: { LockDuration: 'PT30S' },
       }),
     );
   });
@@ -191,6 +192,24 @@ describe('emulator queues with the real SDK over TCP', () => {
     }
     expect(h.emulator.stats('window').total).toBe(0);
     await receiver.close();
+  });
+
+  it('spreads messages among competing receivers and reports counters per entity', async () => {
+    await h.client.createSender('compete').sendMessages(Array.from({ length: 10 }, (_, i) => ({ body: i })));
+    const a = h.client.createReceiver('compete');
+    const b = h.client.createReceiver('compete');
+    const [fromA, fromB] = await Promise.all([
+      a.receiveMessages(5, { maxWaitTimeInMs: 2_000 }),
+      b.receiveMessages(5, { maxWaitTimeInMs: 2_000 }),
+    ]);
+    expect(fromA).toHaveLength(5);
+    expect(fromB).toHaveLength(5);
+    const bodies = [...fromA, ...fromB].map((m) => m.body as number).sort((x, y) => x - y);
+    expect(bodies).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    expect(h.emulator.counters().entities.compete).toMatchObject({ locked: 10, active: 0, sent: 10 });
+    await Promise.all([...fromA.map((m) => a.completeMessage(m)), ...fromB.map((m) => b.completeMessage(m))]);
+    expect(h.emulator.counters().entities.compete).toMatchObject({ locked: 0, total: 0 });
+    await Promise.all([a.close(), b.close()]);
   });
 
   it('answers a link to an unknown entity with not-found', async () => {

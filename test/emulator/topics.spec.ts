@@ -64,3 +64,23 @@ describe('emulator topics and subscriptions with the real SDK', () => {
     await Promise.all([receiver.close(), dlq.close()]);
   });
 });
+
+describe('emulator session-enabled subscriptions', () => {
+  it('routes by session id through a topic into a session subscription', async () => {
+    const h = await harness(config({}, { t: { s: { Properties: { RequiresSession: true } } } }));
+    try {
+      await h.client.createSender('t').sendMessages([
+        { body: 1, sessionId: 'a' },
+        { body: 2, sessionId: 'b' },
+        { body: 3, sessionId: 'a' },
+      ]);
+      const r = await h.client.acceptSession('t', 's', 'a', { receiveMode: 'receiveAndDelete' });
+      const got = await r.receiveMessages(5, { maxWaitTimeInMs: 500 });
+      expect(got.map((m) => m.body)).toEqual([1, 3]);
+      expect(h.emulator.stats('t/Subscriptions/s').active).toBe(1);
+      await r.close();
+    } finally {
+      await h.close();
+    }
+  });
+});
