@@ -88,11 +88,30 @@ class LinkConsumer implements Consumer {
       }
       return 0;
     }
-    const outgoing = (this.link.session as unknown as { outgoing: { next_pending_delivery: number } })
-      .outgoing;
+    const outgoing = (
+      this.link.session as unknown as {
+        outgoing: { next_pending_delivery: number; deliveries: { available(): number } };
+      }
+    ).outgoing;
     while (this.inFlight.length > 0 && (this.inFlight[0]?.id ?? 0) < outgoing.next_pending_delivery)
       this.inFlight.shift();
-    return (this.link as unknown as { credit: number }).credit - this.inFlight.length;
+    const credit = (this.link as unknown as { credit: number }).credit - this.inFlight.length;
+    // rhea keeps every delivery of a session until it and all older ones are settled, in a ring of
+    // 2048: one message held by a slow consumer while 2048 newer ones pass fills it, and a send
+    // then throws and leaves the link stalled. Hold back instead, and look again once dispositions
+    // have freed the ring (they are processed after this handler returns).
+    const room = outgoing.deliveries.available();
+    if (credit > 0 && room <= 0) {
+      if (!this.repumpScheduled) {
+        this.repumpScheduled = true;
+        setTimeout(() => {
+          this.repumpScheduled = false;
+          this.queue.pump();
+        }, 5).unref();
+      }
+      return 0;
+    }
+    return Math.min(credit, room);
   }
 
   deliver(m: StoredMessage): void {
