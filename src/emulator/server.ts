@@ -576,7 +576,9 @@ export class EmulatorServer {
     }
     const format = (ctx as unknown as { format?: number }).format;
     const raw = ctx.message as unknown as Buffer | Message;
-    const size = Buffer.isBuffer(raw) ? raw.length : approximateSize(raw as Message);
+    const size = Buffer.isBuffer(raw)
+      ? raw.length
+      : messageSize(raw as Message, t.settings.maxMessageSizeBytes);
     if (size > t.settings.maxMessageSizeBytes) {
       delivery.reject({
         condition: 'amqp:link:message-size-exceeded',
@@ -730,14 +732,15 @@ function settledOutcome(kind: string, state: Any): unknown {
   return m.rejected({}).described();
 }
 
-/** A cheap upper-bound-ish size: exact encoding only when the body alone is near the limit's order of size. */
-function approximateSize(msg: Message): number {
+/** The encoded size, measured exactly only when a cheap estimate is within reach of the limit. */
+function messageSize(msg: Message, limit: number): number {
   const body = msg.body as { content?: unknown } | Buffer | undefined;
   const content = Buffer.isBuffer(body)
     ? body
     : body && Buffer.isBuffer((body as { content?: unknown }).content)
       ? (body as { content: Buffer }).content
       : undefined;
-  if (content && content.length < 8 * 1024 && !msg.application_properties) return content.length + 256;
+  const estimate = content && !msg.application_properties ? content.length + 512 : undefined;
+  if (estimate !== undefined && estimate * 2 < limit) return estimate;
   return rhea.message.encode(msg).length;
 }

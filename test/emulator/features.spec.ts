@@ -18,7 +18,7 @@ describe('emulator scheduling, TTL, duplicates, forwarding and bad clients', () 
           outbox: {},
           robust: { LockDuration: 'PT1S' },
         },
-        {},
+        { fanout: { tofwd: { Properties: { ForwardTo: 'outbox' } }, kept: {} } },
       ),
     );
   });
@@ -84,6 +84,18 @@ describe('emulator scheduling, TTL, duplicates, forwarding and bad clients', () 
         maxWaitTimeInMs: 1_000,
       });
     expect(m?.body).toBe('fwd');
+  });
+
+  it('forwards a subscription copy with ForwardTo and keeps the other subscription copy', async () => {
+    await h.client.createSender('fanout').sendMessages({ body: 'sub-fwd' });
+    expect(h.emulator.stats('fanout/Subscriptions/tofwd').total).toBe(0);
+    expect(h.emulator.stats('fanout/Subscriptions/kept').active).toBe(1);
+    const [m] = await h.client
+      .createReceiver('outbox', { receiveMode: 'receiveAndDelete' })
+      .receiveMessages(1, {
+        maxWaitTimeInMs: 1_000,
+      });
+    expect(m?.body).toBe('sub-fwd');
   });
 
   it('survives garbage bytes and keeps serving other clients', async () => {
