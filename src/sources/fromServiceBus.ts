@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import {
   isServiceBusError,
   type ServiceBusClient,
@@ -70,6 +71,8 @@ export function fromServiceBus(options: ServiceBusSourceOptions): Observable<Env
   return new Observable<Envelope<unknown>>((subscriber) => {
     const gate = new CreditGate(options.maxInFlight ?? 500);
     const stopReceiving = new AbortController();
+    // Every receive call and every wait for room listens to this signal for a moment.
+    setMaxListeners(0, stopReceiving.signal);
     const onStop = () => stopReceiving.abort();
     options.signal?.addEventListener('abort', onStop, { once: true });
     if (options.signal?.aborted) stopReceiving.abort();

@@ -1,7 +1,15 @@
+import type { ServiceBusClient } from '@azure/service-bus';
 import type cassandra from 'cassandra-driver';
 import { z } from 'zod';
 import type { Envelope } from '../../envelope.js';
-import type { TableTarget } from '../../operators/writeToCassandra.js';
+import { type BatchWindowOptions, batchWindow } from '../../operators/batchWindow.js';
+import { decode } from '../../operators/decode.js';
+import { keyBy } from '../../operators/keyBy.js';
+import { validate } from '../../operators/validate.js';
+import type { BatchResult, RetryOptions } from '../../operators/writeThenSettle.js';
+import { type TableTarget, writeToCassandra } from '../../operators/writeToCassandra.js';
+import { fromServiceBus, type ServiceBusEntity } from '../../sources/fromServiceBus.js';
+import { definePipeline, type PipelineDefinition } from '../pipeline.js';
 
 /**
  * IoT telemetry: readings by device, partitioned by (device, day) so a partition stays bounded,
@@ -70,3 +78,51 @@ export const telemetryTargets: readonly TableTarget<Reading>[] = [
     timestamp: (e) => new Date(e.body.at),
   },
 ];
+
+export interface TelemetryPipelineOptions {
+  name?: string;
+  serviceBus: ServiceBusClient;
+  entity: ServiceBusEntity;
+  cassandra: cassandra.Client;
+  keyspace: string;
+  consistency?: number;
+  /** Default 1000. */
+  maxInFlight?: number;
+  batch?: BatchWindowOptions;
+  /** Partitions written at once. Default 32. */
+  concurrency?: number;
+  retry?: RetryOptions;
+}
+
+/** The telemetry pipeline of the demo and the tests: decode, validate, key by (device, day), batch, write both tables, settle. */
+export function telemetryPipeline(
+  options: TelemetryPipelineOptions,
+): PipelineDefinition<BatchResult<Reading>> {
+  return definePipeline({
+    name: options.name ?? 'telemetry',
+    source: (ctx) =>
+      fromServiceBus({
+        client: options.serviceBus,
+        entity: options.entity,
+        maxInFlight: options.maxInFlight ?? 1000,
+        signal: ctx.signal,
+        listener: ctx.listener,
+        drainTimeoutMs: ctx.drainTimeoutMs,
+      }),
+    process: (envelopes) =>
+      envelopes.pipe(
+        decode(),
+        validate(Reading),
+        keyBy(telemetryKey),
+        batchWindow<Reading>({ maxCount: 50, maxWaitMs: 20, ...options.batch }),
+        writeToCassandra<Reading>({
+          client: options.cassandra,
+          keyspace: options.keyspace,
+          targets: telemetryTargets,
+          concurrency: options.concurrency ?? 32,
+          ...(options.consistency === undefined ? {} : { consistency: options.consistency }),
+          ...(options.retry === undefined ? {} : { retry: options.retry }),
+        }),
+      ),
+  });
+}
