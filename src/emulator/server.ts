@@ -22,6 +22,7 @@ interface Outcomes {
 }
 const outcomes = rhea.message as unknown as Outcomes;
 
+const locksByDelivery = new WeakMap<object, { queue: MessageQueue; token: string }>();
 const SESSION_FILTER = 'com.microsoft:session-filter';
 const TIMEOUT_PROPERTY = 'com.microsoft:timeout';
 const LOCKED_UNTIL_PROPERTY = 'com.microsoft:locked-until-utc';
@@ -64,7 +65,6 @@ type Any = Record<string, unknown>;
 class LinkConsumer implements Consumer {
   sessionId?: string;
   private readonly inFlight: { id: number }[] = [];
-  readonly byDelivery = new WeakMap<object, string>();
   active = false;
   private repumpScheduled = false;
 
@@ -127,7 +127,7 @@ class LinkConsumer implements Consumer {
       : reorderGuid(Buffer.from(rhea.string_to_uuid(rhea.generate_uuid())));
     const d = this.link.send(payload, tag, 0) as unknown as Delivery & { id: number };
     this.inFlight.push(d);
-    if (token) this.byDelivery.set(d, token);
+    if (token) locksByDelivery.set(d, { queue: this.queue, token });
     this.onDelivered();
   }
 
@@ -672,12 +672,9 @@ export class EmulatorServer {
   }
 
   private onOutcome(ctx: EventContext, kind: 'accepted' | 'released' | 'modified' | 'rejected'): void {
-    const link = ctx.sender!;
     const delivery = ctx.delivery!;
-    const st = this.conns.get(ctx.connection);
-    let cons: LinkConsumer | undefined;
-    if (st) for (const c of st.consumers) if (c.link === link) cons = c;
-    const token = cons?.byDelivery.get(delivery);
+    // Looked up by delivery, not by consumer: a link whose session lock was lost still gets lock-lost answers.
+    const lock = locksByDelivery.get(delivery);
     const state = (delivery as unknown as { remote_state?: Any }).remote_state ?? {};
     const answer = (outcome: unknown) => {
       delivery.update(true, outcome as never);
@@ -685,17 +682,18 @@ export class EmulatorServer {
       // delivery in its 2048-slot session window forever and the link stalls.
       (delivery as unknown as { remote_settled: boolean }).remote_settled = true;
     };
-    if (!cons || !token) {
+    if (!lock) {
       answer(outcomes.accepted().described());
       return;
     }
+    const { queue, token } = lock;
     try {
-      if (kind === 'accepted') cons.queue.settle(token, { kind: 'complete' });
-      else if (kind === 'released') cons.queue.settle(token, { kind: 'abandon' });
+      if (kind === 'accepted') queue.settle(token, { kind: 'complete' });
+      else if (kind === 'released') queue.settle(token, { kind: 'abandon' });
       else if (kind === 'modified') {
         const props = (state.message_annotations ?? undefined) as Record<string, unknown> | undefined;
-        if (state.undeliverable_here) cons.queue.settle(token, { kind: 'defer', properties: props });
-        else cons.queue.settle(token, { kind: 'abandon', properties: props });
+        if (state.undeliverable_here) queue.settle(token, { kind: 'defer', properties: props });
+        else queue.settle(token, { kind: 'abandon', properties: props });
       } else {
         const error = (state.error ?? {}) as Any;
         const info = { ...((error.info ?? {}) as Record<string, unknown>) };
@@ -703,7 +701,7 @@ export class EmulatorServer {
         const description = info.DeadLetterErrorDescription as string | undefined;
         delete info.DeadLetterReason;
         delete info.DeadLetterErrorDescription;
-        cons.queue.settle(token, { kind: 'deadLetter', reason, description, properties: info });
+        queue.settle(token, { kind: 'deadLetter', reason, description, properties: info });
       }
       answer(settledOutcome(kind, state));
     } catch (err) {
