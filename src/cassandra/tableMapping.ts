@@ -79,7 +79,7 @@ export async function planTable<T>(
     insert,
     row(envelope) {
       return columns.map((column, i) =>
-        fit(column, infos[i]!.type.code, mapping[column]!(envelope), envelope),
+        fitValue(column, infos[i]!.type.code, mapping[column]!(envelope), envelope),
       );
     },
   };
@@ -94,7 +94,7 @@ function quote(identifier: string): string {
  * (ISO strings to timestamps, strings to UUIDs, numbers to bigints). A value that does not fit is
  * a permanent error of that message alone: it is dead-lettered with the column named.
  */
-function fit(column: string, code: number, value: unknown, envelope: Envelope<unknown>): unknown {
+function fitValue(column: string, code: number, value: unknown, envelope: Envelope<unknown>): unknown {
   if (value === undefined || value === null) return null;
   const bad = (expected: string) =>
     new WriteRejectedError(

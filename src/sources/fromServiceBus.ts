@@ -3,7 +3,6 @@ import {
   isServiceBusError,
   type ServiceBusClient,
   type ServiceBusReceivedMessage,
-  type ServiceBusReceiver,
   type ServiceBusSessionReceiver,
 } from '@azure/service-bus';
 import { Observable, type Subscriber } from 'rxjs';

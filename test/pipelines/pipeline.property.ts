@@ -48,7 +48,6 @@ async function run(s: Scenario) {
             ),
     })),
   );
-  let unsettled = 0;
   let maxUnsettled = 0;
   const written: { device: string; n: number }[] = [];
   let calls = 0;
@@ -74,19 +73,10 @@ async function run(s: Scenario) {
         }),
       ),
   });
-  const running = runPipeline(pipeline, {
-    listener: {
-      onSettled: () => {
-        unsettled -= 1;
-      },
-    },
-    onResult: () => undefined,
-  });
-  // Track in-flight from the pipeline's own counter as well as from the settlement stream.
+  const running = runPipeline(pipeline);
+  // Sample the pipeline's own in-flight count as it runs.
   const poll = setInterval(() => {
-    const c = running.counts();
-    unsettled = c.inFlight;
-    maxUnsettled = Math.max(maxUnsettled, c.inFlight);
+    maxUnsettled = Math.max(maxUnsettled, running.counts().inFlight);
   }, 0);
   const total = s.messages.length;
   while (queue.completed.length + queue.deadLetters.length < total)
