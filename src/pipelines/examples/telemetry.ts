@@ -37,8 +37,8 @@ export async function createTelemetrySchema(client: cassandra.Client, keyspace: 
     `CREATE TABLE IF NOT EXISTS ${keyspace}.readings (
        device_id text, day date, reading_at timestamp, seq bigint,
        message_id text, metric text, value double, enqueued_at timestamp,
-       PRIMARY KEY ((device_id, day), reading_at, seq)
-     ) WITH CLUSTERING ORDER BY (reading_at DESC, seq DESC)`,
+       PRIMARY KEY ((device_id, day), reading_at, message_id)
+     ) WITH CLUSTERING ORDER BY (reading_at DESC, message_id ASC)`,
   );
   await client.execute(
     `CREATE TABLE IF NOT EXISTS ${keyspace}.device_latest (
@@ -49,7 +49,8 @@ export async function createTelemetrySchema(client: cassandra.Client, keyspace: 
 
 /**
  * Where a reading goes. The history row's primary key is the message's identity (device, day,
- * time, sequence number): a redelivery rewrites the same row. The latest-state row takes the
+ * time, message id): a redelivery, and a producer's retry that sends the same message id again,
+ * rewrite the same row. The latest-state row takes the
  * reading time as write timestamp, so a late, older reading never replaces a newer one.
  */
 export const telemetryTargets: readonly TableTarget<Reading>[] = [
