@@ -73,9 +73,9 @@ describe('writeToCassandra against the real Cassandra', () => {
       { deviceId: 'd', at: '2026-11-24T00:00:00Z', metric: 't', value: 1 },
       log,
     );
-    const { seq: _seq, ...mapping } = telemetryTargets[0]!.mapping;
+    const { message_id: _id, ...mapping } = telemetryTargets[0]!.mapping;
     await expect(write([envelope], { targets: undefined, table: 'readings', mapping })).rejects.toThrow(
-      /primary-key column 'seq' of sluice_it_write\.readings is not mapped/,
+      /primary-key column 'message_id' of sluice_it_write\.readings is not mapped/,
     );
     await expect(
       write([envelope], {
