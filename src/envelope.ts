@@ -16,6 +16,8 @@ export interface Settler {
  * Called synchronously; must not throw.
  */
 export interface SettlementListener {
+  /** The pipeline took the envelope from its source (called by the pipeline runner). */
+  onReceived?(envelope: Envelope<unknown>): void;
   /** The broker accepted the settlement (or the lock was already lost, see `onLockLost`). */
   onSettled?(envelope: Envelope<unknown>, outcome: SettleOutcome, detail?: DeadLetterDetail): void;
   /** A pipeline tried to settle an envelope twice. A bug: counted, and the call rejects. */

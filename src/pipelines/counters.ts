@@ -37,7 +37,7 @@ export class PipelineCounters implements SettlementListener {
     inFlight: 0,
   };
 
-  received(): void {
+  onReceived(): void {
     this.#counts.received += 1;
     this.#counts.inFlight += 1;
   }
@@ -88,6 +88,9 @@ function add(record: Record<string, number>, key: string, n: number): void {
 export function combineListeners(...listeners: (SettlementListener | undefined)[]): SettlementListener {
   const all = listeners.filter((l): l is SettlementListener => l !== undefined);
   return {
+    onReceived: (e) => {
+      for (const l of all) l.onReceived?.(e);
+    },
     onSettled: (e, o, d) => {
       for (const l of all) l.onSettled?.(e, o, d);
     },

@@ -77,7 +77,7 @@ export function runPipeline<R>(
   let unsubscribe = () => {};
   const done = new Promise<void>((resolve, reject) => {
     const subscription = definition
-      .process(definition.source(context).pipe(tap(() => counters.received())))
+      .process(definition.source(context).pipe(tap((envelope) => context.listener.onReceived?.(envelope))))
       .subscribe({
         next(result) {
           if (isBatchResult(result)) counters.batch(result);

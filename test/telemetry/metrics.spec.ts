@@ -1,0 +1,105 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import type { Batch } from '../../src/batch.js';
+import { TransientWriteError } from '../../src/errors.js';
+import { batchWindow } from '../../src/operators/batchWindow.js';
+import { decode } from '../../src/operators/decode.js';
+import { keyBy } from '../../src/operators/keyBy.js';
+import { validate } from '../../src/operators/validate.js';
+import { writeThenSettle } from '../../src/operators/writeThenSettle.js';
+import { definePipeline, runPipeline } from '../../src/pipelines/pipeline.js';
+import { MemoryQueue } from '../../src/sources/memoryQueue.js';
+import { pipelineMetrics } from '../../src/telemetry/metrics.js';
+import { type PrometheusMetrics, startPrometheusMetrics } from '../../src/telemetry/prometheus.js';
+
+let prometheus: PrometheusMetrics;
+let server: http.Server;
+let url: string;
+
+beforeAll(async () => {
+  prometheus = startPrometheusMetrics('sluice-test', false);
+  server = http.createServer((req, res) => prometheus.handle(req, res));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+});
+afterAll(async () => {
+  server?.close();
+  await prometheus?.shutdown();
+});
+
+/** The value of the sample `name` whose labels include `labels` (the exporter adds its own, e.g. otel_scope_name). */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    const match = /^([a-z_]+)\{(.*)\} (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const have = Object.fromEntries([...match[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(match[3]);
+  }
+  return undefined;
+}
+
+describe('metrics as Prometheus scrapes them', () => {
+  it('count exactly what happened: received, settled by outcome, dead-lettered by reason, retries, batches', async () => {
+    const queue = new MemoryQueue({ name: 'readings' });
+    const good = Array.from({ length: 10 }, (_, i) => ({
+      body: JSON.stringify({ device: `d${i % 2}`, v: i }),
+    }));
+    queue.send([
+      ...good,
+      { body: '{"device":' },
+      { body: 'not json' },
+      { body: JSON.stringify({ device: 'd1', v: 'x' }) },
+    ]);
+    const metrics = pipelineMetrics('unit', prometheus.provider.getMeter('sluice'));
+    let failOnce = true;
+    const running = runPipeline(
+      definePipeline({
+        name: 'unit',
+        source: (ctx) => queue.source(ctx),
+        process: (envelopes) =>
+          envelopes.pipe(
+            decode(),
+            validate(z.object({ device: z.string(), v: z.number() })),
+            keyBy((e) => e.body.device),
+            batchWindow({ maxCount: 100, maxWaitMs: 5 }),
+            writeThenSettle({
+              retry: { sleep: async () => undefined },
+              write: async (_batch: Batch<unknown>) => {
+                if (failOnce) {
+                  failOnce = false;
+                  throw new TransientWriteError('timed out', 'timeout');
+                }
+              },
+            }),
+          ),
+      }),
+      { listener: metrics, onResult: (r) => metrics.onBatch(r) },
+    );
+    while (queue.completed.length + queue.deadLetters.length < 13) await new Promise((r) => setTimeout(r, 5));
+    await running.stop();
+
+    const scrape = await (await fetch(url)).text();
+    const base = { pipeline: 'unit', entity: 'readings' };
+    const at = (name: string, extra: Record<string, string> = {}) =>
+      sample(scrape, name, { ...base, ...extra });
+    expect(at('sluice_messages_received_total')).toBe(13);
+    expect(at('sluice_messages_settled_total', { outcome: 'completed' })).toBe(10);
+    expect(at('sluice_messages_settled_total', { outcome: 'deadLettered' })).toBe(3);
+    expect(at('sluice_messages_dead_lettered_total', { reason: 'DecodeFailed' })).toBe(2);
+    expect(at('sluice_messages_dead_lettered_total', { reason: 'ValidationFailed' })).toBe(1);
+    expect(at('sluice_write_retries_total', { error_class: 'timeout' })).toBe(1);
+    expect(at('sluice_messages_in_flight')).toBe(0);
+    expect(at('sluice_batch_size_messages_count')).toBe(2);
+    expect(at('sluice_batch_size_messages_sum')).toBe(10);
+    expect(at('sluice_end_to_end_latency_seconds_count')).toBe(10);
+    expect(scrape).toMatch(/# TYPE sluice_batch_write_duration_seconds histogram/);
+    // Running counts and metrics agree.
+    expect(running.counts()).toMatchObject({
+      received: 13,
+      completed: 10,
+      deadLettered: { DecodeFailed: 2, ValidationFailed: 1 },
+    });
+  });
+});
