@@ -37,6 +37,8 @@ interface ConnState {
   plainAuthenticated: boolean;
   grants: Grant[];
   replyLinks: Map<string, Sender>;
+  /** Reply links by node, for clients (e.g. Python's) that send requests without reply_to. */
+  nodeLinks: { node: string; link: Sender }[];
   consumers: Set<LinkConsumer>;
   waiters: Set<SessionWaiter>;
   /** Entity links authorised by a CBS token, checked again when tokens expire. */
@@ -263,6 +265,7 @@ export class EmulatorServer {
         plainAuthenticated: false,
         grants: [],
         replyLinks: new Map(),
+        nodeLinks: [],
         consumers: new Set(),
         waiters: new Set(),
         entityLinks: new Map(),
@@ -394,6 +397,7 @@ export class EmulatorServer {
       const replyTo = String(target.address ?? link.name);
       st.replyLinks.set(replyTo, link);
       st.replyLinks.set(link.name, link);
+      st.nodeLinks.push({ node: address.toLowerCase(), link });
       return;
     }
     const resolved = this.ns.resolve(address);
@@ -556,19 +560,19 @@ export class EmulatorServer {
     const address = stripHost(String(((remote.target ?? {}) as Any).address ?? ''));
     const st = this.state(ctx.connection);
     if (address === '$cbs') {
-      delivery.accept();
-      this.onCbs(st, ctx.message as Message);
+      settleIncoming(delivery, outcomes.accepted().described());
+      this.onCbs(st, ctx.message as Message, link);
       return;
     }
     if (address.toLowerCase().endsWith('/$management')) {
-      delivery.accept();
-      this.onManagement(st, address.slice(0, -'/$management'.length), ctx.message as Message);
+      settleIncoming(delivery, outcomes.accepted().described());
+      this.onManagement(st, address.slice(0, -'/$management'.length), ctx.message as Message, link);
       return;
     }
     const resolved = this.ns.resolve(address);
     const t = resolved?.target;
     if (!t) {
-      delivery.reject({
+      rejectIncoming(delivery, {
         condition: 'amqp:not-found',
         description: `The messaging entity '${address}' could not be found.`,
       });
@@ -580,7 +584,7 @@ export class EmulatorServer {
       ? raw.length
       : messageSize(raw as Message, t.settings.maxMessageSizeBytes);
     if (size > t.settings.maxMessageSizeBytes) {
-      delivery.reject({
+      rejectIncoming(delivery, {
         condition: 'amqp:link:message-size-exceeded',
         description: `The received message (delivery-id:${(delivery as unknown as { id: number }).id}, size:${size} bytes) exceeds the limit (${t.settings.maxMessageSizeBytes} bytes) currently allowed on the link.`,
       });
@@ -590,7 +594,7 @@ export class EmulatorServer {
     try {
       messages = decodeTransfer(raw, format);
     } catch (err) {
-      delivery.reject({
+      rejectIncoming(delivery, {
         condition: 'amqp:decode-error',
         description: `The message could not be decoded: ${(err as Error).message}`,
       });
@@ -601,16 +605,26 @@ export class EmulatorServer {
         this.ns.send(t, m);
         this.stats.messagesReceived++;
       }
-      delivery.accept();
+      settleIncoming(delivery, outcomes.accepted().described());
     } catch (err) {
       const e = err as EmulatorOpError;
-      delivery.reject({ condition: e.condition ?? 'amqp:internal-error', description: e.message });
+      rejectIncoming(delivery, { condition: e.condition ?? 'amqp:internal-error', description: e.message });
     }
   }
 
-  private reply(st: ConnState, request: Message, props: Any, body: unknown): void {
+  private reply(st: ConnState, request: Message, props: Any, body: unknown, via: Receiver): void {
     const replyTo = request.reply_to;
-    const link = replyTo ? st.replyLinks.get(replyTo) : undefined;
+    let link = replyTo ? st.replyLinks.get(replyTo) : undefined;
+    if (!link) {
+      // Without reply_to the answer goes to the node's receiving link on the same AMQP session.
+      const node = stripHost(
+        String(((via as unknown as { remote: { attach: Any } }).remote.attach.target as Any)?.address ?? ''),
+      ).toLowerCase();
+      st.nodeLinks = st.nodeLinks.filter((n) => !n.link.is_closed());
+      const candidates = st.nodeLinks.filter((n) => n.node === node);
+      link = (candidates.find((n) => n.link.session === via.session) ?? candidates[candidates.length - 1])
+        ?.link;
+    }
     if (!link?.is_open()) return;
     const response: Message = {
       correlation_id: request.message_id,
@@ -621,7 +635,7 @@ export class EmulatorServer {
     link.send(response);
   }
 
-  private onCbs(st: ConnState, request: Message): void {
+  private onCbs(st: ConnState, request: Message, via: Receiver): void {
     const props = (request.application_properties ?? {}) as Any;
     const audience = String(props.name ?? '');
     const type = String(props.type ?? '');
@@ -630,9 +644,10 @@ export class EmulatorServer {
     if (props.operation !== 'put-token') {
       status = 400;
       description = `Unsupported $cbs operation ${String(props.operation)}`;
-    } else if (type !== 'servicebus.windows.net:sastoken') {
+    } else if (!String(request.body ?? '').startsWith('SharedAccessSignature ')) {
+      // The type is not trusted: the Python SDK labels SAS tokens 'jwt'. Real Entra tokens cannot be verified here.
       status = 401;
-      description = `The emulator accepts SAS tokens only, not '${type}'.`;
+      description = `The emulator accepts SAS tokens only (got a '${type}' token that is not a SharedAccessSignature).`;
     } else {
       const check = verifySasToken(String(request.body ?? ''), audience, this.keys, this.now());
       if (check.ok) st.grants.push({ audience: check.audience, expiresAtMs: check.expiresAtMs });
@@ -643,10 +658,10 @@ export class EmulatorServer {
     }
     if (status === 202) this.stats.cbsAccepted++;
     else this.stats.cbsRejected++;
-    this.reply(st, request, { 'status-code': status, 'status-description': description }, undefined);
+    this.reply(st, request, { 'status-code': status, 'status-description': description }, undefined, via);
   }
 
-  private onManagement(st: ConnState, entity: string, request: Message): void {
+  private onManagement(st: ConnState, entity: string, request: Message, via: Receiver): void {
     let result: ManagementReply;
     const resolved: Resolved | undefined = this.ns.resolve(entity);
     if (!this.authorized(st, entity) && !this.authorized(st, `${entity}/$management`)) {
@@ -668,7 +683,7 @@ export class EmulatorServer {
     const props: Any = { statusCode: result.statusCode };
     if (result.description) props.statusDescription = result.description;
     if (result.condition) props.errorCondition = result.condition;
-    this.reply(st, request, props, result.body ?? {});
+    this.reply(st, request, props, result.body ?? {}, via);
   }
 
   private onOutcome(ctx: EventContext, kind: 'accepted' | 'released' | 'modified' | 'rejected'): void {
@@ -741,4 +756,14 @@ function messageSize(msg: Message, limit: number): number {
   const estimate = content && !msg.application_properties ? content.length + 512 : undefined;
   if (estimate !== undefined && estimate * 2 < limit) return estimate;
   return rhea.message.encode(msg).length;
+}
+
+// The service settles what it receives in one go, whatever receiver-settle-mode the client asked for;
+// a client in mode "second" (the Python SDK) would otherwise wait for a settlement that never comes.
+function settleIncoming(delivery: Delivery, outcome: unknown): void {
+  delivery.update(true, outcome as never);
+}
+
+function rejectIncoming(delivery: Delivery, error: { condition: string; description: string }): void {
+  settleIncoming(delivery, outcomes.rejected({ error }).described());
 }
