@@ -1,7 +1,15 @@
+import type { TestUserConfig } from 'vitest/config';
 import { defineConfig } from 'vitest/config';
+
+// In CI each project run also writes a JSON report, which .ci/run adds up into one closing line.
+const project = process.argv.includes('integration') ? 'integration' : 'unit';
+const reporters: NonNullable<TestUserConfig['reporters']> = process.env.CI
+  ? ['default', ['json', { outputFile: `.run/test-results/${project}.json` }]]
+  : ['default'];
 
 export default defineConfig({
   test: {
+    reporters,
     projects: [
       {
         test: {
