@@ -120,6 +120,7 @@ export class Namespace {
       // The service gives every message an id; the SDK's lock renewer relies on it.
       msg = { ...msg, message_id: randomUUID().replace(/-/g, '') };
     }
+    this.checkSessions(t, msg);
     const seq = t.nextSeq++;
     const annotated = msg.message_annotations?.[ANN.scheduledEnqueueTime];
     const at =
@@ -135,6 +136,19 @@ export class Namespace {
     }
     this.route(t, msg, now, seq);
     return seq;
+  }
+
+  /** Refuses up front, before any copy is placed, a message without session id for a session entity. */
+  private checkSessions(t: SendTarget, msg: Message): void {
+    if (msg.group_id !== undefined && msg.group_id !== null) return;
+    const queues = t.queue ? [t.queue] : [...t.subscriptions.values()].map((s) => s.queue);
+    const strict = queues.find((q) => q.sessionful);
+    if (strict) {
+      throw new EmulatorOpError(
+        'amqp:not-allowed',
+        `The entity '${strict.path}' requires sessions; set sessionId on the message.`,
+      );
+    }
   }
 
   cancelScheduled(t: SendTarget, seq: number): void {

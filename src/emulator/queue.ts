@@ -17,6 +17,8 @@ export interface StoredMessage {
   lockToken?: string;
   lockedUntil?: number;
   holder?: Consumer;
+  /** Received by sequence number after a defer: an abandon or lost lock puts it back among the deferred. */
+  deferred?: boolean;
 }
 
 /** A receive link (or a management caller) that messages are handed to. */
@@ -331,6 +333,10 @@ export class MessageQueue {
       );
       return;
     }
+    if (m.deferred) {
+      m.state = 'deferred';
+      return;
+    }
     this.putReady(m);
   }
 
@@ -432,7 +438,10 @@ export class MessageQueue {
     }
     for (const m of out) {
       if (mode === 'receiveAndDelete') this.messages.delete(m.seq);
-      else this.lock(m, undefined);
+      else {
+        m.deferred = true;
+        this.lock(m, undefined);
+      }
     }
     return out;
   }

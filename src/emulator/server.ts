@@ -650,8 +650,11 @@ export class EmulatorServer {
       description = `The emulator accepts SAS tokens only (got a '${type}' token that is not a SharedAccessSignature).`;
     } else {
       const check = verifySasToken(String(request.body ?? ''), audience, this.keys, this.now());
-      if (check.ok) st.grants.push({ audience: check.audience, expiresAtMs: check.expiresAtMs });
-      else {
+      if (check.ok) {
+        // A renewal replaces the earlier grant for the same audience, so the list stays small.
+        st.grants = st.grants.filter((g) => g.audience !== check.audience);
+        st.grants.push({ audience: check.audience, expiresAtMs: check.expiresAtMs });
+      } else {
         status = 401;
         description = `InvalidSignature: ${check.reason}.`;
       }

@@ -17,6 +17,8 @@ describe('emulator scheduling, TTL, duplicates, forwarding and bad clients', () 
           inbox: { ForwardTo: 'outbox' },
           outbox: {},
           robust: { LockDuration: 'PT1S' },
+          deferq: { LockDuration: 'PT30S' },
+          sessions: { RequiresSession: true },
         },
         { fanout: { tofwd: { Properties: { ForwardTo: 'outbox' } }, kept: {} } },
       ),
@@ -96,6 +98,30 @@ describe('emulator scheduling, TTL, duplicates, forwarding and bad clients', () 
         maxWaitTimeInMs: 1_000,
       });
     expect(m?.body).toBe('sub-fwd');
+  });
+
+  it('keeps an abandoned deferred message deferred, with its delivery count raised', async () => {
+    await h.client.createSender('deferq').sendMessages({ body: 'later' });
+    const receiver = h.client.createReceiver('deferq');
+    const [m] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 1_000 });
+    await receiver.deferMessage(m!);
+    const [d1] = await receiver.receiveDeferredMessages([m!.sequenceNumber!]);
+    await receiver.abandonMessage(d1!);
+    expect(h.emulator.stats('deferq')).toMatchObject({ deferred: 1, active: 0 });
+    const [d2] = await receiver.receiveDeferredMessages([m!.sequenceNumber!]);
+    expect(d2?.deliveryCount).toBe((d1?.deliveryCount ?? 0) + 1);
+    await receiver.completeMessage(d2!);
+    expect(h.emulator.stats('deferq').total).toBe(0);
+    await receiver.close();
+  });
+
+  it('refuses a message without session id on a session entity, sent or scheduled', async () => {
+    const sender = h.client.createSender('sessions');
+    await expect(sender.sendMessages({ body: 'no-session' })).rejects.toThrow(/requires sessions/);
+    await expect(
+      sender.scheduleMessages({ body: 'no-session' }, new Date(Date.now() + 60_000)),
+    ).rejects.toThrow(/requires sessions/);
+    expect(h.emulator.stats('sessions')).toMatchObject({ total: 0, scheduled: 0 });
   });
 
   it('survives garbage bytes and keeps serving other clients', async () => {
