@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import { ServiceBusClient } from '@azure/service-bus';
+import cassandra from 'cassandra-driver';
+import type { SluiceConfig } from './config.js';
+
+/**
+ * Service Bus from the configuration: a connection string, or the namespace with Microsoft Entra
+ * ID through `DefaultAzureCredential` (managed identity, workload identity, environment, Azure
+ * CLI), which refreshes its tokens by itself. Tests pass a credential of their own.
+ */
+export function createServiceBusClient(
+  config: SluiceConfig['serviceBus'],
+  credential?: TokenCredential,
+): ServiceBusClient {
+  if (config.connectionString !== undefined) return new ServiceBusClient(config.connectionString);
+  const namespace = config.namespace!;
+  const host = namespace.includes('.') ? namespace : `${namespace}.servicebus.windows.net`;
+  return new ServiceBusClient(
+    host,
+    credential ??
+      new DefaultAzureCredential(
+        config.clientId === undefined ? {} : { managedIdentityClientId: config.clientId },
+      ),
+  );
+}
+
+/**
+ * Plain-text authentication whose password is read from a file each time a connection
+ * authenticates, so a rotated secret (a Kubernetes secret volume, say) is picked up without a
+ * restart; existing connections stay authenticated.
+ */
+export class RotatingPasswordAuthProvider implements cassandra.auth.AuthProvider {
+  constructor(
+    private readonly username: string,
+    private readonly password: () => string,
+  ) {}
+
+  newAuthenticator(endpoint: string, name: string): cassandra.auth.Authenticator {
+    return new cassandra.auth.PlainTextAuthProvider(this.username, this.password()).newAuthenticator(
+      endpoint,
+      name,
+    );
+  }
+}
+
+export function cassandraClientOptions(config: SluiceConfig['cassandra']): cassandra.DseClientOptions {
+  const c = config;
+  let authProvider: cassandra.auth.AuthProvider | undefined;
+  if (c.username !== undefined && c.passwordFile !== undefined) {
+    const file = c.passwordFile;
+    authProvider = new RotatingPasswordAuthProvider(c.username, () => readFileSync(file, 'utf8').trim());
+  } else if (c.username !== undefined && c.password !== undefined) {
+    authProvider = new cassandra.auth.PlainTextAuthProvider(c.username, c.password);
+  }
+  return {
+    contactPoints: c.contactPoints,
+    localDataCenter: c.localDataCenter,
+    protocolOptions: { port: c.port, maxVersion: 4 },
+    ...(c.keyspace === undefined ? {} : { keyspace: c.keyspace }),
+    queryOptions: { consistency: c.consistency, prepare: true },
+    ...(authProvider === undefined ? {} : { authProvider }),
+    ...(c.tls === undefined
+      ? {}
+      : {
+          sslOptions: {
+            ...(c.tls.ca === undefined ? {} : { ca: [readFileSync(c.tls.ca)] }),
+            ...(c.tls.cert === undefined ? {} : { cert: readFileSync(c.tls.cert) }),
+            ...(c.tls.key === undefined ? {} : { key: readFileSync(c.tls.key) }),
+            ...(c.tls.serverName === undefined ? {} : { servername: c.tls.serverName }),
+            rejectUnauthorized: true,
+          },
+        }),
+  };
+}
+
+export function createCassandraClient(config: SluiceConfig['cassandra']): cassandra.Client {
+  return new cassandra.Client(cassandraClientOptions(config));
+}
