@@ -1,4 +1,5 @@
 import type { ServiceBusClient, ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
+import Long from 'long';
 
 export interface DeadLetterGroup {
   reason: string;
@@ -31,12 +32,11 @@ export async function peekDeadLetters(
   const groups = new Map<string, DeadLetterGroup>();
   try {
     let seen = 0;
-    let from: ServiceBusReceivedMessage['sequenceNumber'] | undefined;
+    // Always say where to start: without it the SDK goes on from the last peek of any receiver of
+    // this client on the entity.
+    let from = Long.fromNumber(0);
     while (seen < limit) {
-      const page = await receiver.peekMessages(
-        Math.min(250, limit - seen),
-        from === undefined ? {} : { fromSequenceNumber: from },
-      );
+      const page = await receiver.peekMessages(Math.min(250, limit - seen), { fromSequenceNumber: from });
       if (page.length === 0) break;
       for (const m of page) {
         seen += 1;
@@ -56,7 +56,7 @@ export async function peekDeadLetters(
           });
         }
       }
-      from = page[page.length - 1]!.sequenceNumber!.add(1);
+      from = Long.fromString(page[page.length - 1]!.sequenceNumber!.toString()).add(1);
     }
   } finally {
     await receiver.close();
