@@ -35,10 +35,20 @@ export { writeThenSettle } from './operators/writeThenSettle.js';
 export type { TableTarget, WriteToCassandraOptions } from './operators/writeToCassandra.js';
 export { writeToCassandra } from './operators/writeToCassandra.js';
 export type { PipelineCounts } from './pipelines/counters.js';
+export type { AuditPipelineOptions } from './pipelines/examples/audit.js';
+export {
+  AuditEvent,
+  auditKey,
+  auditPipeline,
+  auditTargets,
+  createAuditSchema,
+} from './pipelines/examples/audit.js';
+export type { TelemetryPipelineOptions } from './pipelines/examples/telemetry.js';
 export {
   createTelemetrySchema,
   Reading,
   telemetryKey,
+  telemetryPipeline,
   telemetryTargets,
 } from './pipelines/examples/telemetry.js';
 export type {
@@ -48,7 +58,17 @@ export type {
   RunOptions,
 } from './pipelines/pipeline.js';
 export { definePipeline, runPipeline } from './pipelines/pipeline.js';
+export {
+  createCassandraClient,
+  createServiceBusClient,
+  RotatingPasswordAuthProvider,
+} from './service/clients.js';
+export type { SluiceConfig } from './service/config.js';
+export { loadConfig } from './service/config.js';
+export type { ServiceContext } from './service/run.js';
 export type { ServiceBusEntity, ServiceBusSourceOptions } from './sources/fromServiceBus.js';
 export { fromServiceBus } from './sources/fromServiceBus.js';
 export type { DeadLetteredMessage, MemoryMessage, MemorySourceOptions } from './sources/memoryQueue.js';
 export { MemoryQueue } from './sources/memoryQueue.js';
+export type { PipelineMetrics } from './telemetry/metrics.js';
+export { pipelineMetrics } from './telemetry/metrics.js';
