@@ -6,6 +6,7 @@ import { type ColumnMapping, planTable, type TablePlan } from '../cassandra/tabl
 import { type TimestampSource, WriteTimestamps } from '../cassandra/writeTimestamp.js';
 import type { Envelope } from '../envelope.js';
 import { SchemaMismatchError } from '../errors.js';
+import { withWriteSpan } from '../telemetry/tracing.js';
 import type { BatchResult, RetryOptions } from './writeThenSettle.js';
 import { writeThenSettle } from './writeThenSettle.js';
 
@@ -118,6 +119,11 @@ function writer<T>(
     return { plan, timestampOf };
   });
 
+  // The driver has the names at run time but not in its typings.
+  const consistencyName =
+    (cassandra.types as unknown as { consistencyToString: Record<number, string> }).consistencyToString[
+      consistency
+    ] ?? String(consistency);
   const writeTable = async (batch: Batch<T>, { plan, timestampOf }: (typeof tables)[number]) => {
     const started = performance.now();
     const queries = batch.envelopes.map((envelope) => ({
@@ -125,8 +131,17 @@ function writer<T>(
       params: [...plan.row(envelope), timestampOf(envelope)],
     }));
     const execution = { prepare: true, consistency, isIdempotent: true };
-    if (queries.length === 1) await options.client.execute(queries[0]!.query, queries[0]!.params, execution);
-    else await options.client.batch(queries, { ...execution, logged: false });
+    const span = {
+      keyspace: plan.keyspace,
+      table: plan.table,
+      statement: plan.insert,
+      consistency: consistencyName,
+    };
+    await withWriteSpan(batch, span, async () => {
+      if (queries.length === 1)
+        await options.client.execute(queries[0]!.query, queries[0]!.params, execution);
+      else await options.client.batch(queries, { ...execution, logged: false });
+    });
     options.onWrite?.({
       batch,
       rows: queries.length,

@@ -4,9 +4,12 @@ import type { ServiceBusClient } from '@azure/service-bus';
 import type cassandra from 'cassandra-driver';
 import pino, { type Logger } from 'pino';
 import { ConfigError } from '../errors.js';
+import { combineListeners } from '../pipelines/counters.js';
 import { type PipelineDefinition, type RunningPipeline, runPipeline } from '../pipelines/pipeline.js';
 import { pipelineMetrics } from '../telemetry/metrics.js';
+import { startTracing } from '../telemetry/otlp.js';
 import { startPrometheusMetrics } from '../telemetry/prometheus.js';
+import { messageTracing } from '../telemetry/tracing.js';
 import { createCassandraClient, createServiceBusClient } from './clients.js';
 import { loadConfig, redact, type SluiceConfig } from './config.js';
 import { startHealthServer } from './http.js';
@@ -53,6 +56,8 @@ export async function runService(modulePath: string, env: NodeJS.ProcessEnv = pr
   logger.info({ config: redact(config) }, 'starting');
 
   const prometheus = startPrometheusMetrics('sluice');
+  const tracing = startTracing(env);
+  logger.info({ tracing: tracing.enabled }, 'telemetry');
   const serviceBus = createServiceBusClient(config.serviceBus);
   const cql = createCassandraClient(config.cassandra);
   let draining = false;
@@ -72,7 +77,7 @@ export async function runService(modulePath: string, env: NodeJS.ProcessEnv = pr
     const metrics = pipelineMetrics(definition.name);
     const pipeline = runPipeline(definition, {
       drainTimeoutMs: config.drainTimeoutMs,
-      listener: metrics,
+      listener: tracing.enabled ? combineListeners(metrics, messageTracing(definition.name)) : metrics,
       onResult: (result) => {
         if (typeof result === 'object' && result !== null && 'batch' in result)
           metrics.onBatch(result as never);
@@ -110,6 +115,7 @@ export async function runService(modulePath: string, env: NodeJS.ProcessEnv = pr
   await cql.shutdown();
   await http.close();
   await prometheus.shutdown();
+  await tracing.shutdown();
   logger.info('stopped');
   return failure === undefined ? 0 : 1;
 }

@@ -1,6 +1,7 @@
 import { Observable } from 'rxjs';
 import { Envelope, type SettlementListener } from '../envelope.js';
 import { CreditGate } from './creditGate.js';
+import { traceCarrierOf } from './serviceBusEnvelope.js';
 
 export interface MemoryMessage {
   body: unknown;
@@ -136,6 +137,7 @@ export class MemoryQueue {
               : 64,
         entityPath,
         applicationProperties: stored.applicationProperties,
+        ...traceOf(stored.applicationProperties),
       },
       {
         complete: async () => {
@@ -173,4 +175,9 @@ export class MemoryQueue {
       description,
     });
   }
+}
+
+function traceOf(properties: Record<string, unknown>) {
+  const traceContext = traceCarrierOf(properties);
+  return traceContext === undefined ? {} : { traceContext };
 }
