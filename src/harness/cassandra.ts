@@ -48,6 +48,8 @@ export interface CassandraNodeOptions {
   auth?: boolean;
   /** Switch on client encryption on the CQL port. */
   tls?: CassandraTls;
+  /** `host:port` of the seed nodes. Default: the node itself (a cluster of one). */
+  seeds?: string;
   /** How long to wait for the node to serve CQL. Default 180 s. */
   startTimeoutMs?: number;
   /** Progress lines (download, start). Default: none. */
@@ -426,7 +428,7 @@ export function cassandraYaml(
     'seed_provider:',
     '  - class_name: org.apache.cassandra.locator.SimpleSeedProvider',
     '    parameters:',
-    `      - seeds: "127.0.0.1:${layout.storagePort}"`,
+    `      - seeds: "${options.seeds ?? `${layout.host}:${layout.storagePort}`}"`,
     `listen_address: ${layout.host}`,
     `rpc_address: ${layout.host}`,
     `storage_port: ${layout.storagePort}`,

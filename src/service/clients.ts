@@ -30,13 +30,20 @@ export function createServiceBusClient(
  * authenticates, so a rotated secret (a Kubernetes secret volume, say) is picked up without a
  * restart; existing connections stay authenticated.
  */
-export class RotatingPasswordAuthProvider implements cassandra.auth.AuthProvider {
+// The driver checks `instanceof AuthProvider` at run time, while its typings declare an interface.
+const AuthProviderBase = (
+  cassandra.auth as unknown as { AuthProvider: new () => cassandra.auth.AuthProvider }
+).AuthProvider;
+
+export class RotatingPasswordAuthProvider extends AuthProviderBase {
   constructor(
     private readonly username: string,
     private readonly password: () => string,
-  ) {}
+  ) {
+    super();
+  }
 
-  newAuthenticator(endpoint: string, name: string): cassandra.auth.Authenticator {
+  override newAuthenticator(endpoint: string, name: string): cassandra.auth.Authenticator {
     return new cassandra.auth.PlainTextAuthProvider(this.username, this.password()).newAuthenticator(
       endpoint,
       name,

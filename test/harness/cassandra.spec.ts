@@ -53,7 +53,7 @@ describe('the Cassandra harness checks', () => {
       'commitlog_sync: periodic',
       'partitioner:',
       'endpoint_snitch:',
-      'seeds: "127.0.0.1:7001"',
+      'seeds: "127.0.0.2:7001"',
     ]) {
       expect(yaml).toContain(key);
     }
