@@ -30,6 +30,8 @@ export { keyBy } from './operators/keyBy.js';
 export type { OrderByKeyOptions } from './operators/orderByKey.js';
 export { orderByKey } from './operators/orderByKey.js';
 export { validate } from './operators/validate.js';
+export type { VerifyProducerOptions } from './operators/verifyProducer.js';
+export { verifyProducer } from './operators/verifyProducer.js';
 export type { BatchResult, RetryOptions, WriteThenSettleOptions } from './operators/writeThenSettle.js';
 export { writeThenSettle } from './operators/writeThenSettle.js';
 export type { TableTarget, WriteToCassandraOptions } from './operators/writeToCassandra.js';

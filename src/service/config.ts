@@ -25,6 +25,14 @@ export interface SluiceConfig {
     tls?: { ca?: string; cert?: string; key?: string; serverName?: string };
   };
   http: { port: number };
+  /** Off unless SLUICE_PRODUCER_ISSUER is set; pass it to `verifyProducer` in a pipeline. */
+  producerVerification?: {
+    issuer: string;
+    audience: string;
+    jwksUrl: string;
+    property: string;
+    allowedProducers?: string[];
+  };
   logLevel: string;
   maxInFlight: number;
   drainTimeoutMs: number;
@@ -127,6 +135,25 @@ export function loadConfig(env: Env = process.env): SluiceConfig {
   if (!LOG_LEVELS.includes(logLevel))
     problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
 
+  const issuer = get('SLUICE_PRODUCER_ISSUER');
+  const audience = get('SLUICE_PRODUCER_AUDIENCE');
+  const jwksUrl = get('SLUICE_PRODUCER_JWKS_URL');
+  if (issuer !== undefined) {
+    if (audience === undefined)
+      problems.push(
+        'SLUICE_PRODUCER_AUDIENCE must be set with SLUICE_PRODUCER_ISSUER (the audience producers request tokens for)',
+      );
+    if (jwksUrl === undefined || !/^https?:\/\//.test(jwksUrl)) {
+      problems.push(
+        "SLUICE_PRODUCER_JWKS_URL must be the issuer's JWKS URL (https://...) when SLUICE_PRODUCER_ISSUER is set",
+      );
+    }
+  }
+  const allowed = get('SLUICE_PRODUCER_ALLOWED')
+    ?.split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+
   const config: SluiceConfig = {
     serviceBus: {
       ...(connectionString === undefined ? {} : { connectionString }),
@@ -150,6 +177,17 @@ export function loadConfig(env: Env = process.env): SluiceConfig {
         : {}),
     },
     http: { port: integer('SLUICE_HTTP_PORT', 8080, 0, 65535) },
+    ...(issuer === undefined || audience === undefined || jwksUrl === undefined
+      ? {}
+      : {
+          producerVerification: {
+            issuer,
+            audience,
+            jwksUrl,
+            property: get('SLUICE_PRODUCER_TOKEN_PROPERTY') ?? 'producer-token',
+            ...(allowed === undefined ? {} : { allowedProducers: allowed }),
+          },
+        }),
     logLevel,
     maxInFlight: integer('SLUICE_MAX_IN_FLIGHT', 1000, 1, 100_000),
     drainTimeoutMs: integer('SLUICE_DRAIN_TIMEOUT_MS', 30_000, 0, 3_600_000),

@@ -95,3 +95,27 @@ describe('loadConfig', () => {
     expect(text).toContain('SharedAccessKey=***');
   });
 });
+
+describe('producer verification settings', () => {
+  const base = { SERVICEBUS_CONNECTION_STRING: connectionString };
+  it('are off by default and complete when switched on', () => {
+    expect(loadConfig(base).producerVerification).toBeUndefined();
+    const config = loadConfig({
+      ...base,
+      SLUICE_PRODUCER_ISSUER: 'https://login.microsoftonline.com/t/v2.0',
+      SLUICE_PRODUCER_AUDIENCE: 'api://sluice',
+      SLUICE_PRODUCER_JWKS_URL: 'https://login.microsoftonline.com/t/discovery/v2.0/keys',
+      SLUICE_PRODUCER_ALLOWED: 'gateway-eu, gateway-us',
+    });
+    expect(config.producerVerification).toMatchObject({
+      property: 'producer-token',
+      allowedProducers: ['gateway-eu', 'gateway-us'],
+    });
+  });
+  it('name what is missing', () => {
+    expect(problems({ ...base, SLUICE_PRODUCER_ISSUER: 'https://issuer' })).toEqual([
+      expect.stringMatching(/SLUICE_PRODUCER_AUDIENCE/),
+      expect.stringMatching(/SLUICE_PRODUCER_JWKS_URL/),
+    ]);
+  });
+});
