@@ -6,6 +6,7 @@ import pino, { type Logger } from 'pino';
 import { ConfigError } from '../errors.js';
 import { combineListeners } from '../pipelines/counters.js';
 import { type PipelineDefinition, type RunningPipeline, runPipeline } from '../pipelines/pipeline.js';
+import { monitorDeadLetters } from '../telemetry/dlqMonitor.js';
 import { pipelineMetrics } from '../telemetry/metrics.js';
 import { startTracing } from '../telemetry/otlp.js';
 import { startPrometheusMetrics } from '../telemetry/prometheus.js';
@@ -72,12 +73,21 @@ export async function runService(modulePath: string, env: NodeJS.ProcessEnv = pr
   });
   logger.info({ port: http.port }, 'health and metrics listening');
 
+  const deadLetters = monitorDeadLetters({
+    client: serviceBus,
+    onGrowth: (entity, before, after) => logger.warn({ entity, before, after }, 'dead-letter queue grew'),
+  });
+  const watchEntities = { onReceived: (e: { entityPath: string }) => deadLetters.watch(e.entityPath) };
   const definitions = await loadPipelines(modulePath, { serviceBus, cassandra: cql, config, logger });
   const running: RunningPipeline[] = definitions.map((definition) => {
     const metrics = pipelineMetrics(definition.name);
     const pipeline = runPipeline(definition, {
       drainTimeoutMs: config.drainTimeoutMs,
-      listener: tracing.enabled ? combineListeners(metrics, messageTracing(definition.name)) : metrics,
+      listener: combineListeners(
+        metrics,
+        watchEntities,
+        tracing.enabled ? messageTracing(definition.name) : undefined,
+      ),
       onResult: (result) => {
         if (typeof result === 'object' && result !== null && 'batch' in result)
           metrics.onBatch(result as never);
@@ -111,6 +121,7 @@ export async function runService(modulePath: string, env: NodeJS.ProcessEnv = pr
   draining = true;
   await Promise.all(running.map((p) => p.stop()));
   for (const p of running) logger.info({ pipeline: p.name, counts: p.counts() }, 'pipeline stopped');
+  deadLetters.stop();
   await serviceBus.close();
   await cql.shutdown();
   await http.close();

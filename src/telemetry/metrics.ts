@@ -25,6 +25,10 @@ export interface PipelineMetrics extends SettlementListener {
   onBatch(result: BatchResult<unknown>): void;
 }
 
+const OUTCOMES = ['completed', 'abandoned', 'deadLettered', 'deferred'];
+// The classes `classifyCassandraError` gives transient errors.
+const ERROR_CLASSES = ['timeout', 'unavailable', 'overloaded', 'server', 'unprepared', 'connection', 'other'];
+
 export const BATCH_SIZE_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500];
 export const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
@@ -88,6 +92,12 @@ export function pipelineMetrics(
     if (a === undefined) {
       a = { pipeline, entity };
       base.set(entity, a);
+      // Start every known series at zero: Prometheus rates and alerts need a series before the
+      // first event, not just after it.
+      for (const counter of [received, renewals, locksLost, settleFailures, doubleSettlements])
+        counter.add(0, a);
+      for (const outcome of OUTCOMES) settled.add(0, { ...a, outcome });
+      for (const errorClass of ERROR_CLASSES) retries.add(0, { ...a, error_class: errorClass });
     }
     return a;
   };

@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ServiceBusClient } from '@azure/service-bus';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { startEmulator } from '../../src/index.js';
+import { batchWindow } from '../../src/operators/batchWindow.js';
+import { decode } from '../../src/operators/decode.js';
+import { validate } from '../../src/operators/validate.js';
+import { writeThenSettle } from '../../src/operators/writeThenSettle.js';
+import { definePipeline, runPipeline } from '../../src/pipelines/pipeline.js';
+import { fromServiceBus } from '../../src/sources/fromServiceBus.js';
+import { monitorDeadLetters } from '../../src/telemetry/dlqMonitor.js';
+import { pipelineMetrics } from '../../src/telemetry/metrics.js';
+import { type PrometheusMetrics, startPrometheusMetrics } from '../../src/telemetry/prometheus.js';
+import { emulatorConfig } from '../support/emulatorConfig.js';
+
+type Emulator = Awaited<ReturnType<typeof startEmulator>>;
+let emulator: Emulator;
+let client: ServiceBusClient;
+let prometheus: PrometheusMetrics;
+let server: http.Server;
+let scrape: () => Promise<string>;
+
+beforeAll(async () => {
+  emulator = await startEmulator({ port: 0, config: emulatorConfig({ orders: {} }) });
+  client = new ServiceBusClient(emulator.connectionString);
+  prometheus = startPrometheusMetrics('sluice-deploy-test', false);
+  server = http.createServer((req, res) => prometheus.handle(req, res));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+  scrape = async () => (await fetch(url)).text();
+});
+afterAll(async () => {
+  server?.close();
+  await prometheus?.shutdown();
+  await client?.close();
+  await emulator?.close();
+});
+
+describe('a real scrape after a run, with the dead-letter monitor', () => {
+  it('exports the depth and age of the DLQ, warns when it grows, and has every metric the dashboard and alerts use', async () => {
+    const sender = client.createSender('orders');
+    // Objects go out as JSON data sections (the JS SDK's encoding); the Buffer is a broken document.
+    await sender.sendMessages([
+      { body: { n: 1 } },
+      { body: Buffer.from('{broken') },
+      { body: { n: 'x' } },
+      { body: { n: 2 } },
+    ]);
+    await sender.close();
+    const meter = prometheus.provider.getMeter('sluice');
+    const growth: string[] = [];
+    const monitor = monitorDeadLetters({
+      client,
+      entities: ['orders'],
+      intervalMs: 60_000,
+      meter,
+      onGrowth: (e, a, b) => growth.push(`${e} ${a}→${b}`),
+    });
+    await monitor.refresh();
+    expect(monitor.snapshot('orders')?.depth).toBe(0);
+
+    const metrics = pipelineMetrics('orders', meter);
+    const running = runPipeline(
+      definePipeline({
+        name: 'orders',
+        source: (ctx) =>
+          fromServiceBus({ client, entity: { queue: 'orders' }, maxWaitTimeInMs: 200, ...ctx }),
+        process: (envelopes) =>
+          envelopes.pipe(
+            decode(),
+            validate(z.object({ n: z.number() })),
+            batchWindow({ maxCount: 10, maxWaitMs: 5 }),
+            writeThenSettle({ write: async () => undefined }),
+          ),
+      }),
+      { listener: metrics, onResult: (r) => metrics.onBatch(r), drainTimeoutMs: 2_000 },
+    );
+    for (
+      let waited = 0;
+      running.counts().completed + sumValues(running.counts().deadLettered) < 4;
+      waited += 50
+    ) {
+      if (waited > 10_000) throw new Error(`pipeline stuck: ${JSON.stringify(running.counts())}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await running.stop();
+    await monitor.refresh();
+    monitor.stop();
+    expect(monitor.snapshot('orders')?.depth).toBe(2);
+    expect(growth).toEqual(['orders 0→2']);
+
+    const text = await scrape();
+    expect(text).toMatch(/sluice_dead_letter_queue_depth\{entity="orders"[^}]*\} 2/);
+    expect(text).toMatch(/sluice_dead_letter_oldest_age_seconds\{entity="orders"[^}]*\} [0-9.]+/);
+
+    // Every metric the dashboard and the alert rules query must exist in a real scrape.
+    const scraped = new Set([...text.matchAll(/^(sluice_[a-z_]+)[{ ]/gm)].map((m) => m[1]!));
+    const used = (file: string) =>
+      new Set([...readFileSync(file, 'utf8').matchAll(/\b(sluice_[a-z_]+)/g)].map((m) => m[1]!));
+    for (const file of ['deploy/grafana/sluice.json', 'deploy/prometheus/alerts.yml']) {
+      const missing = [...used(file)].filter((name) => !scraped.has(name));
+      expect(missing, `${file} uses metrics the scrape lacks`).toEqual([]);
+    }
+  });
+});
+
+const sumValues = (record: Record<string, number>) => Object.values(record).reduce((a, b) => a + b, 0);
