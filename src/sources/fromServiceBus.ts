@@ -3,6 +3,7 @@ import {
   isServiceBusError,
   type ServiceBusClient,
   type ServiceBusReceivedMessage,
+  type ServiceBusReceiver,
   type ServiceBusSessionReceiver,
 } from '@azure/service-bus';
 import { Observable, type Subscriber } from 'rxjs';
@@ -68,7 +69,6 @@ const RETRY_MAX_MS = 10_000;
  */
 export function fromServiceBus(options: ServiceBusSourceOptions): Observable<Envelope<unknown>> {
   return new Observable<Envelope<unknown>>((subscriber) => {
-    const gate = new CreditGate(options.maxInFlight ?? 500);
     const stopReceiving = new AbortController();
     // Every receive call and every wait for room listens to this signal for a moment.
     setMaxListeners(0, stopReceiving.signal);
@@ -76,10 +76,17 @@ export function fromServiceBus(options: ServiceBusSourceOptions): Observable<Env
     options.signal?.addEventListener('abort', onStop, { once: true });
     if (options.signal?.aborted) stopReceiving.abort();
 
-    const live = new Set<Envelope<unknown>>();
-    const closables = new Set<Closable>();
-    const run = options.sessions === undefined ? receiveEntity : receiveSessions;
-    const loop = run(options, gate, live, closables, subscriber, stopReceiving.signal);
+    const run: SourceRun = {
+      options,
+      gate: new CreditGate(options.maxInFlight ?? 500),
+      live: new Set(),
+      closables: new Set(),
+      subscriber,
+      signal: stopReceiving.signal,
+      path: entityPathOf(options.entity),
+      keyOf: options.keyOf ?? defaultKeyOf,
+    };
+    const loop = options.sessions === undefined ? receiveEntity(run) : receiveSessions(run);
     loop.then(
       () => subscriber.complete(),
       (error: unknown) => subscriber.error(error),
@@ -90,21 +97,69 @@ export function fromServiceBus(options: ServiceBusSourceOptions): Observable<Env
       stopReceiving.abort();
       // Settlement needs the receivers: close them only once in-flight envelopes are settled,
       // or abandoned after the drain deadline.
-      void loop
-        .catch(() => undefined)
-        .then(() => drainAndClose(gate, live, closables, options.drainTimeoutMs ?? 30_000));
+      void loop.catch(() => undefined).then(() => drainAndClose(run, options.drainTimeoutMs ?? 30_000));
     };
   });
 }
 
-async function receiveEntity(
-  options: ServiceBusSourceOptions,
-  gate: CreditGate,
-  live: Set<Envelope<unknown>>,
-  closables: Set<Closable>,
-  subscriber: Subscriber<Envelope<unknown>>,
-  signal: AbortSignal,
-): Promise<void> {
+/** What the receive loops of one subscription share. */
+interface SourceRun {
+  options: ServiceBusSourceOptions;
+  gate: CreditGate;
+  /** Envelopes handed out and not yet settled, for the drain deadline. */
+  live: Set<Envelope<unknown>>;
+  /** Receivers (and the lock renewer) to close once everything is settled. */
+  closables: Set<Closable>;
+  subscriber: Subscriber<Envelope<unknown>>;
+  signal: AbortSignal;
+  path: string;
+  keyOf: KeyOf;
+}
+
+/**
+ * Asks for at most the room there is. The room is reserved before the call so that concurrent
+ * loops (one per session) cannot count the same room twice; what did not come is given back.
+ */
+async function receiveWithinRoom(
+  run: SourceRun,
+  receiver: ServiceBusReceiver | ServiceBusSessionReceiver,
+  maxWaitTimeInMs: number,
+): Promise<ServiceBusReceivedMessage[]> {
+  const asked = Math.min(run.gate.room(), run.options.receiveBatchSize ?? 100);
+  if (asked <= 0) return [];
+  run.gate.take(asked);
+  try {
+    const messages = await receiver.receiveMessages(asked, { maxWaitTimeInMs, abortSignal: run.signal });
+    run.gate.release(asked - messages.length);
+    return messages;
+  } catch (error) {
+    run.gate.release(asked);
+    throw error;
+  }
+}
+
+/** Hands messages to the pipeline; `onDone` runs when one leaves it, whatever the outcome. */
+function emit(
+  run: SourceRun,
+  receiver: ServiceBusReceiver | ServiceBusSessionReceiver,
+  messages: ServiceBusReceivedMessage[],
+  onHandedOut: (message: ServiceBusReceivedMessage, envelope: Envelope<unknown>) => void,
+  onDone: (message: ServiceBusReceivedMessage) => void,
+): void {
+  for (const message of messages) {
+    const envelope = toEnvelope(message, receiver, run.path, run.keyOf, run.options.listener, () => {
+      onDone(message);
+      run.live.delete(envelope);
+      run.gate.release();
+    });
+    run.live.add(envelope);
+    onHandedOut(message, envelope);
+    run.subscriber.next(envelope);
+  }
+}
+
+async function receiveEntity(run: SourceRun): Promise<void> {
+  const { options, signal } = run;
   const receiverOptions = {
     receiveMode: 'peekLock',
     maxAutoLockRenewalDurationInMs: 0,
@@ -114,79 +169,53 @@ async function receiveEntity(
     'queue' in options.entity
       ? options.client.createReceiver(options.entity.queue, receiverOptions)
       : options.client.createReceiver(options.entity.topic, options.entity.subscription, receiverOptions);
-  closables.add(receiver);
+  run.closables.add(receiver);
   const renewer = new LockRenewer(receiver, options.maxLockRenewalMs ?? 300_000, options.listener);
-  const path = entityPathOf(options.entity);
-  const keyOf = options.keyOf ?? defaultKeyOf;
   let failures = 0;
 
   while (!signal.aborted) {
-    await gate.waitForRoom(signal);
+    await run.gate.waitForRoom(signal);
     if (signal.aborted) break;
-    const asked = Math.min(gate.room(), options.receiveBatchSize ?? 100);
-    gate.take(asked);
     let messages: ServiceBusReceivedMessage[];
     try {
-      messages = await receiver.receiveMessages(asked, {
-        maxWaitTimeInMs: options.maxWaitTimeInMs ?? 1000,
-        abortSignal: signal,
-      });
+      messages = await receiveWithinRoom(run, receiver, options.maxWaitTimeInMs ?? 1000);
       failures = 0;
     } catch (error) {
-      gate.release(asked);
       if (signal.aborted) break;
       if (isFatal(error)) throw error;
       options.onReceiveError?.(error);
       await backoff(++failures, signal);
       continue;
     }
-    gate.release(asked - messages.length);
-    for (const message of messages) {
-      const envelope = toEnvelope(message, receiver, path, keyOf, options.listener, () => {
-        renewer.stop(message);
-        live.delete(envelope);
-        gate.release();
-      });
-      live.add(envelope);
-      renewer.start(message, envelope);
-      subscriber.next(envelope);
-    }
+    emit(
+      run,
+      receiver,
+      messages,
+      (message, envelope) => renewer.start(message, envelope),
+      (message) => renewer.stop(message),
+    );
   }
   // The renewer keeps going for what is still in flight; drainAndClose stops it with the receiver.
-  closables.add({ close: async () => renewer.stopAll() });
+  run.closables.add({ close: async () => renewer.stopAll() });
 }
 
-async function receiveSessions(
-  options: ServiceBusSourceOptions,
-  gate: CreditGate,
-  live: Set<Envelope<unknown>>,
-  closables: Set<Closable>,
-  subscriber: Subscriber<Envelope<unknown>>,
-  signal: AbortSignal,
-): Promise<void> {
-  const sessions = options.sessions ?? {};
-  const workers = Array.from({ length: sessions.maxConcurrentSessions ?? 8 }, () =>
-    sessionWorker(options, gate, live, closables, subscriber, signal),
+async function receiveSessions(run: SourceRun): Promise<void> {
+  const workers = Array.from({ length: run.options.sessions?.maxConcurrentSessions ?? 8 }, () =>
+    sessionWorker(run),
   );
   await Promise.all(workers);
 }
 
 /** Accepts the next available session, drains it while it has messages, releases it, repeats. */
-async function sessionWorker(
-  options: ServiceBusSourceOptions,
-  gate: CreditGate,
-  live: Set<Envelope<unknown>>,
-  closables: Set<Closable>,
-  subscriber: Subscriber<Envelope<unknown>>,
-  signal: AbortSignal,
-): Promise<void> {
+async function sessionWorker(run: SourceRun): Promise<void> {
+  const { options, signal } = run;
   const idleTimeoutMs = options.sessions?.idleTimeoutMs ?? 2000;
-  const path = entityPathOf(options.entity);
-  const keyOf = options.keyOf ?? defaultKeyOf;
   const receiverOptions = {
     receiveMode: 'peekLock',
     skipParsingBodyAsJson: true,
+    // Messages of a session are locked by the session's lock, which the SDK renews.
     maxAutoLockRenewalDurationInMs: options.maxLockRenewalMs ?? 300_000,
+    abortSignal: signal,
   } as const;
   let failures = 0;
 
@@ -195,14 +224,12 @@ async function sessionWorker(
     try {
       receiver =
         'queue' in options.entity
-          ? await options.client.acceptNextSession(options.entity.queue, {
-              ...receiverOptions,
-              abortSignal: signal,
-            })
-          : await options.client.acceptNextSession(options.entity.topic, options.entity.subscription, {
-              ...receiverOptions,
-              abortSignal: signal,
-            });
+          ? await options.client.acceptNextSession(options.entity.queue, receiverOptions)
+          : await options.client.acceptNextSession(
+              options.entity.topic,
+              options.entity.subscription,
+              receiverOptions,
+            );
       failures = 0;
     } catch (error) {
       if (signal.aborted) break;
@@ -212,59 +239,48 @@ async function sessionWorker(
       await backoff(++failures, signal);
       continue;
     }
-    closables.add(receiver);
+    run.closables.add(receiver);
     const mine = new CreditGate(Number.MAX_SAFE_INTEGER);
     let idleSince = Date.now();
     while (!signal.aborted && Date.now() - idleSince < idleTimeoutMs) {
-      await gate.waitForRoom(signal);
+      await run.gate.waitForRoom(signal);
       if (signal.aborted) break;
-      const asked = Math.min(gate.room(), options.receiveBatchSize ?? 100);
-      if (asked <= 0) continue;
-      gate.take(asked);
       let messages: ServiceBusReceivedMessage[];
       try {
-        messages = await receiver.receiveMessages(asked, {
-          maxWaitTimeInMs: Math.min(options.maxWaitTimeInMs ?? 1000, idleTimeoutMs),
-          abortSignal: signal,
-        });
+        messages = await receiveWithinRoom(
+          run,
+          receiver,
+          Math.min(options.maxWaitTimeInMs ?? 1000, idleTimeoutMs),
+        );
       } catch (error) {
-        gate.release(asked);
         if (signal.aborted) break;
         // A lost session lock ends this session; its in-flight envelopes will report LockLost.
         options.onReceiveError?.(error);
         break;
       }
-      gate.release(asked - messages.length);
       if (messages.length > 0) idleSince = Date.now();
       mine.take(messages.length);
-      for (const message of messages) {
-        const envelope = toEnvelope(message, receiver, path, keyOf, options.listener, () => {
-          live.delete(envelope);
-          gate.release();
-          mine.release();
-        });
-        live.add(envelope);
-        subscriber.next(envelope);
-      }
+      emit(
+        run,
+        receiver,
+        messages,
+        () => undefined,
+        () => mine.release(),
+      );
     }
     if (signal.aborted) return;
     // Settling needs the session's receiver: release the session only when its messages are settled.
     await mine.waitForEmpty();
-    closables.delete(receiver);
+    run.closables.delete(receiver);
     await receiver.close().catch(() => undefined);
   }
 }
 
-async function drainAndClose(
-  gate: CreditGate,
-  live: Set<Envelope<unknown>>,
-  closables: Set<Closable>,
-  drainTimeoutMs: number,
-): Promise<void> {
-  await gate.waitForEmpty(AbortSignal.timeout(drainTimeoutMs));
+async function drainAndClose(run: SourceRun, drainTimeoutMs: number): Promise<void> {
+  await run.gate.waitForEmpty(AbortSignal.timeout(drainTimeoutMs));
   // Past the deadline: hand what is left back to Service Bus now rather than at lock expiry.
-  await Promise.allSettled([...live].filter((e) => !e.settled).map((e) => e.abandon()));
-  await Promise.allSettled([...closables].map((c) => c.close()));
+  await Promise.allSettled([...run.live].filter((e) => !e.settled).map((e) => e.abandon()));
+  await Promise.allSettled([...run.closables].map((c) => c.close()));
 }
 
 interface Closable {

@@ -3,25 +3,10 @@ import fc from 'fast-check';
 import { firstValueFrom, lastValueFrom, mergeMap, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Envelope, fromServiceBus, type SettlementListener, startEmulator } from '../../src/index.js';
+import { emulatorConfig } from '../support/emulatorConfig.js';
 
 // The real @azure/service-bus SDK, over TCP, against the project's emulator.
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
-
-const queue = (name: string, properties: Record<string, unknown> = {}) => ({
-  Name: name,
-  Properties: {
-    DeadLetteringOnMessageExpiration: false,
-    DefaultMessageTimeToLive: 'PT1H',
-    DuplicateDetectionHistoryTimeWindow: 'PT20S',
-    ForwardDeadLetteredMessagesTo: '',
-    ForwardTo: '',
-    LockDuration: 'PT30S',
-    MaxDeliveryCount: 10,
-    RequiresDuplicateDetection: false,
-    RequiresSession: false,
-    ...properties,
-  },
-});
 
 const queueNames = Array.from({ length: 12 }, (_, i) => `prop-${i}`);
 
@@ -31,25 +16,14 @@ let client: ServiceBusClient;
 beforeAll(async () => {
   emulator = await startEmulator({
     port: 0,
-    config: {
-      UserConfig: {
-        Namespaces: [
-          {
-            Name: 'sbemulatorns',
-            Queues: [
-              ...queueNames.map((n) => queue(n)),
-              queue('burst'),
-              queue('renew', { LockDuration: 'PT2S' }),
-              queue('sessions', { RequiresSession: true }),
-              queue('drain', { LockDuration: 'PT1M' }),
-              queue('trace'),
-            ],
-            Topics: [],
-          },
-        ],
-        Logging: { Type: 'Console' },
-      },
-    },
+    config: emulatorConfig({
+      ...Object.fromEntries(queueNames.map((n) => [n, {}])),
+      burst: {},
+      renew: { LockDuration: 'PT2S' },
+      sessions: { RequiresSession: true },
+      drain: { LockDuration: 'PT1M' },
+      trace: {},
+    }),
   });
   client = new ServiceBusClient(emulator.connectionString);
 });
