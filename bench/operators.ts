@@ -2,14 +2,17 @@
 // writeThenSettle with a no-op write, against a hand-written loop doing the same work in the same
 // process (parse, validate with the same schema, group by key, "write", settle).
 import { pathToFileURL } from 'node:url';
-import { from, lastValueFrom } from 'rxjs';
+import { type Tracer, trace } from '@opentelemetry/api';
+import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { from, lastValueFrom, tap } from 'rxjs';
 import { z } from 'zod';
-import { Envelope, type Settler } from '../src/envelope.js';
+import { Envelope, type SettlementListener, type Settler } from '../src/envelope.js';
 import { batchWindow } from '../src/operators/batchWindow.js';
 import { decode } from '../src/operators/decode.js';
 import { keyBy } from '../src/operators/keyBy.js';
 import { validate } from '../src/operators/validate.js';
 import { writeThenSettle } from '../src/operators/writeThenSettle.js';
+import { messageTracing, withWriteSpan } from '../src/telemetry/tracing.js';
 
 const Reading = z.object({ deviceId: z.string(), at: z.string(), metric: z.string(), value: z.number() });
 type Reading = z.infer<typeof Reading>;
@@ -21,9 +24,19 @@ export interface OperatorsBenchFigures {
   /** Pipeline throughput over the hand loop's: 1 means the operators cost nothing extra. */
   ratio: number;
   pipelineHeapMiB: number;
+  /** Tracing off as the service runs it without OTEL_*: no message spans, write spans on the API's no-op tracer. */
+  tracingOffPerSec: number;
+  /** Traced with the SDK sampling every span (tracing on). */
+  tracingOnPerSec: number;
+  tracingOffVsUntraced: number;
+  tracingOnVsUntraced: number;
 }
 
-function envelopes(count: number, settled: { n: number }): Envelope<unknown>[] {
+function envelopes(
+  count: number,
+  settled: { n: number },
+  listener?: SettlementListener,
+): Envelope<unknown>[] {
   const settler: Settler = {
     complete: async () => {
       settled.n += 1;
@@ -47,25 +60,39 @@ function envelopes(count: number, settled: { n: number }): Envelope<unknown>[] {
         entityPath: 'bench',
       },
       settler,
+      listener,
     ),
   );
 }
 
-async function pipeline(count: number): Promise<{ seconds: number; heapMiB: number }> {
+/** The chain; with `tracer`, traced the way the service traces it (process spans, write spans). */
+async function pipeline(
+  count: number,
+  tracer?: Tracer,
+  traceMessages = true,
+): Promise<{ seconds: number; heapMiB: number }> {
   const settled = { n: 0 };
-  const input = envelopes(count, settled);
+  // With tracing off the service registers no message listener; write spans stay (no-op tracer).
+  const listener = tracer === undefined || !traceMessages ? undefined : messageTracing('bench', tracer);
+  const input = envelopes(count, settled, listener);
+  const writeInfo = { keyspace: 'bench', table: 'readings', statement: 'INSERT ...', consistency: 'ONE' };
   const heapBefore = process.memoryUsage().heapUsed;
   const started = process.hrtime.bigint();
   let peakHeap = heapBefore;
   await lastValueFrom(
     from(input).pipe(
+      tap((e) => listener?.onReceived?.(e)),
       decode(),
       validate(Reading),
       keyBy((e) => e.body.deviceId),
       batchWindow<Reading>({ maxCount: 50, maxWaitMs: 5 }),
       writeThenSettle<Reading>({
-        write: async () => {
-          peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+        write: async (batch) => {
+          const record = async () => {
+            peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+          };
+          if (tracer === undefined) await record();
+          else await withWriteSpan(batch, writeInfo, record, tracer);
         },
         concurrency: 32,
       }),
@@ -107,19 +134,37 @@ async function handLoop(count: number): Promise<number> {
 }
 
 export async function runOperatorsBench(count = 200_000): Promise<OperatorsBenchFigures> {
-  // Warm both paths up so the JIT compares steady states.
+  // A real SDK that samples every span and hands them to an exporter that drops them: the cost of
+  // making and ending spans, without the network.
+  const provider = new BasicTracerProvider({
+    spanProcessors: [
+      new BatchSpanProcessor({ export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} }),
+    ],
+  });
+  const noop = trace.getTracer('sluice-bench'); // no SDK registered: the API's no-op tracer
+  const real = provider.getTracer('sluice-bench');
+  // Warm every path up so the JIT compares steady states.
   await pipeline(20_000);
+  await pipeline(20_000, noop, false);
+  await pipeline(20_000, real);
   await handLoop(20_000);
   const p = await pipeline(count);
+  const off = await pipeline(count, noop, false);
+  const on = await pipeline(count, real);
   const h = await handLoop(count);
-  const pipelinePerSec = Math.round(count / p.seconds);
-  const handLoopPerSec = Math.round(count / h);
+  await provider.shutdown();
+  const rate = (seconds: number) => Math.round(count / seconds);
+  const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
   return {
     messages: count,
-    pipelinePerSec,
-    handLoopPerSec,
-    ratio: Math.round((pipelinePerSec / handLoopPerSec) * 100) / 100,
+    pipelinePerSec: rate(p.seconds),
+    handLoopPerSec: rate(h),
+    ratio: ratio(rate(p.seconds), rate(h)),
     pipelineHeapMiB: Math.round(p.heapMiB),
+    tracingOffPerSec: rate(off.seconds),
+    tracingOnPerSec: rate(on.seconds),
+    tracingOffVsUntraced: ratio(rate(off.seconds), rate(p.seconds)),
+    tracingOnVsUntraced: ratio(rate(on.seconds), rate(p.seconds)),
   };
 }
 

@@ -81,7 +81,8 @@ export function messageTracing(
         { kind: SpanKind.CONSUMER, attributes, startTime: Date.now() },
         parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent),
       );
-      processSpans.set(keyOf(envelope), span);
+      // A span the sampler dropped records nothing: do not keep it for settlement or links.
+      if (span.isRecording()) processSpans.set(keyOf(envelope), span);
     },
     onSettled(envelope: Envelope<unknown>, outcome: SettleOutcome, detail?: DeadLetterDetail) {
       end(envelope, (span) => {
