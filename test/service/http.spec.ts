@@ -43,6 +43,6 @@ describe('the health server', () => {
     expect(await (await fetch(`${base}/metrics`)).text()).toContain('sluice_messages_received_total');
     const missing = await fetch(`${base}/nope`);
     expect(missing.status).toBe(404);
-    expect((await missing.json()).error).toMatch(/\/healthz, \/readyz or \/metrics/);
+    expect(((await missing.json()) as { error: string }).error).toMatch(/\/healthz, \/readyz or \/metrics/);
   });
 });
