@@ -48,6 +48,12 @@ const attr = (span: JaegerSpan, key: string) => {
   return value === undefined ? undefined : Object.values(value)[0];
 };
 
+if (!existsSync(binary)) {
+  console.warn(
+    `Jaeger trace tests skipped: no binary at ${binary}. Build it with 'npm run jaeger:install' (needs Go).`,
+  );
+}
+
 describe.skipIf(!existsSync(binary))('traces in a real Jaeger', () => {
   beforeAll(async () => {
     jaeger = await startJaeger(binary);
