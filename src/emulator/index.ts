@@ -24,6 +24,11 @@ export interface EmulatorOptions {
   host?: string;
   /** Extra shared access keys accepted besides the config's (or the default RootManageSharedAccessKey). */
   keys?: { name: string; key: string }[];
+  /**
+   * Serve AMQP over TLS (amqps) with this key and certificate instead of plain TCP: what the SDK
+   * speaks outside the development-emulator connection string, e.g. with a token credential.
+   */
+  tls?: { key: string | Buffer; cert: string | Buffer };
   /** How often locks, TTLs, schedules and session waits are checked; default 50 ms. */
   sweepIntervalMs?: number;
 }
@@ -51,7 +56,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const ns = new Namespace(resolved, now);
   const server = new EmulatorServer(ns, resolved.keys, now);
   const host = options.host ?? '127.0.0.1';
-  const port = await server.listen(options.port ?? 5672, host);
+  const port = await server.listen(options.port ?? (options.tls ? 5671 : 5672), host, options.tls);
   const timer = setInterval(() => {
     try {
       ns.sweep();
@@ -64,7 +69,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const key = resolved.keys[0]!;
   let closed = false;
   return {
-    connectionString: `Endpoint=sb://localhost:${port};SharedAccessKeyName=${key.name};SharedAccessKey=${key.key};UseDevelopmentEmulator=true`,
+    connectionString: `Endpoint=sb://localhost:${port};SharedAccessKeyName=${key.name};SharedAccessKey=${key.key}${options.tls ? '' : ';UseDevelopmentEmulator=true'}`,
     port,
     host,
     counters: () => ({ server: { ...server.stats }, entities: ns.counters() }),

@@ -199,9 +199,11 @@ export class EmulatorServer {
     this.wire();
   }
 
-  listen(port: number, host: string): Promise<number> {
+  listen(port: number, host: string, tls?: { key: string | Buffer; cert: string | Buffer }): Promise<number> {
     return new Promise((resolve, reject) => {
-      const server = this.container.listen({ port, host } as Any) as unknown as Server;
+      const options =
+        tls === undefined ? { port, host } : { port, host, transport: 'tls', key: tls.key, cert: tls.cert };
+      const server = this.container.listen(options as Any) as unknown as Server;
       this.server = server;
       server.once('error', reject);
       server.once('listening', () => {

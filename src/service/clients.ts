@@ -13,16 +13,13 @@ export function createServiceBusClient(
   config: SluiceConfig['serviceBus'],
   credential?: TokenCredential,
 ): ServiceBusClient {
-  if (config.connectionString !== undefined) return new ServiceBusClient(config.connectionString);
+  const options = config.endpoint === undefined ? {} : { customEndpointAddress: config.endpoint };
+  if (config.connectionString !== undefined) return new ServiceBusClient(config.connectionString, options);
   const namespace = config.namespace!;
-  const host = namespace.includes('.') ? namespace : `${namespace}.servicebus.windows.net`;
-  return new ServiceBusClient(
-    host,
-    credential ??
-      new DefaultAzureCredential(
-        config.clientId === undefined ? {} : { managedIdentityClientId: config.clientId },
-      ),
-  );
+  const host =
+    namespace.includes('.') || namespace === 'localhost' ? namespace : `${namespace}.servicebus.windows.net`;
+  const identity = config.clientId === undefined ? {} : { managedIdentityClientId: config.clientId };
+  return new ServiceBusClient(host, credential ?? new DefaultAzureCredential(identity), options);
 }
 
 /**

@@ -11,6 +11,8 @@ export interface SluiceConfig {
     namespace?: string;
     /** Client id of a user-assigned managed identity. */
     clientId?: string;
+    /** `sb://host:port` to connect to instead of the namespace's own address (private endpoints, proxies). */
+    endpoint?: string;
   };
   cassandra: {
     contactPoints: string[];
@@ -80,6 +82,10 @@ export function loadConfig(env: Env = process.env): SluiceConfig {
     problems.push(
       'SERVICEBUS_CONNECTION_STRING must look like Endpoint=sb://<host>/;SharedAccessKeyName=<name>;SharedAccessKey=<key>',
     );
+  }
+  const endpoint = get('SERVICEBUS_ENDPOINT');
+  if (endpoint !== undefined && !/^sb:\/\/[^/\s]+\/?$/.test(endpoint)) {
+    problems.push(`SERVICEBUS_ENDPOINT must look like sb://<host>[:<port>], got '${endpoint}'`);
   }
   if (namespace !== undefined && !/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(namespace)) {
     problems.push(
@@ -159,6 +165,7 @@ export function loadConfig(env: Env = process.env): SluiceConfig {
       ...(connectionString === undefined ? {} : { connectionString }),
       ...(namespace === undefined ? {} : { namespace }),
       ...(get('AZURE_CLIENT_ID') === undefined ? {} : { clientId: get('AZURE_CLIENT_ID')! }),
+      ...(get('SERVICEBUS_ENDPOINT') === undefined ? {} : { endpoint: get('SERVICEBUS_ENDPOINT')! }),
     },
     cassandra: {
       contactPoints: (get('CASSANDRA_CONTACT_POINTS') ?? '127.0.0.1')
