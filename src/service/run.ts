@@ -61,22 +61,24 @@ export async function runService(modulePath: string, env: NodeJS.ProcessEnv = pr
   logger.info({ tracing: tracing.enabled }, 'telemetry');
   const serviceBus = createServiceBusClient(config.serviceBus);
   const cql = createCassandraClient(config.cassandra);
+  const deadLetters = monitorDeadLetters({
+    client: serviceBus,
+    onGrowth: (entity, before, after) => logger.warn({ entity, before, after }, 'dead-letter queue grew'),
+  });
   let draining = false;
   const http = await startHealthServer(config.http.port, {
     ready: async () => {
       if (draining) return { ready: false, reason: 'draining' };
       if (cql.getState().getConnectedHosts().length === 0)
         return { ready: false, reason: 'no Cassandra host connected' };
+      if ((await deadLetters.reachable()) === false)
+        return { ready: false, reason: 'Service Bus does not answer' };
       return { ready: true };
     },
     metrics: (req, res) => prometheus.handle(req, res),
   });
   logger.info({ port: http.port }, 'health and metrics listening');
 
-  const deadLetters = monitorDeadLetters({
-    client: serviceBus,
-    onGrowth: (entity, before, after) => logger.warn({ entity, before, after }, 'dead-letter queue grew'),
-  });
   const watchEntities = { onReceived: (e: { entityPath: string }) => deadLetters.watch(e.entityPath) };
   const definitions = await loadPipelines(modulePath, { serviceBus, cassandra: cql, config, logger });
   const running: RunningPipeline[] = definitions.map((definition) => {

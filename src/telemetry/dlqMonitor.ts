@@ -53,6 +53,7 @@ export function monitorDeadLetters(options: DeadLetterMonitorOptions) {
       if (before !== undefined && snapshot.depth > before) options.onGrowth?.(entity, before, snapshot.depth);
     }
   };
+  let probed: { at: number; ok: boolean } | undefined;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const loop = async () => {
@@ -66,6 +67,29 @@ export function monitorDeadLetters(options: DeadLetterMonitorOptions) {
   return {
     /** Runs one round now (tests, or right after start-up). */
     refresh: round,
+    /**
+     * Whether Service Bus answers right now: one peek on a watched entity's dead-letter queue,
+     * at most every 10 s. `undefined` until an entity is known.
+     */
+    async reachable(timeoutMs = 5_000): Promise<boolean | undefined> {
+      const entity = entities.values().next().value as string | undefined;
+      if (entity === undefined) return undefined;
+      if (probed !== undefined && Date.now() - probed.at < 10_000) return probed.ok;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      });
+      const ok = await Promise.race([
+        peekCount(options.client, entity, 1).then(
+          () => true,
+          () => false,
+        ),
+        timeout,
+      ]);
+      clearTimeout(timer);
+      probed = { at: Date.now(), ok };
+      return ok;
+    },
     /** Adds an entity (the service adds each one its pipelines receive from). */
     watch(entity: string) {
       entities.add(entity);

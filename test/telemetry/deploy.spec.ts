@@ -108,3 +108,23 @@ describe('a real scrape after a run, with the dead-letter monitor', () => {
 });
 
 const sumValues = (record: Record<string, number>) => Object.values(record).reduce((a, b) => a + b, 0);
+
+describe('Service Bus reachability for /readyz', () => {
+  it('is unknown before an entity is watched, true while the namespace answers, false once it is gone', async () => {
+    const own = await startEmulator({ port: 0, config: emulatorConfig({ probe: {} }) });
+    const ownClient = new ServiceBusClient(own.connectionString, {
+      retryOptions: { maxRetries: 0, timeoutInMs: 2_000 },
+    });
+    const monitor = monitorDeadLetters({ client: ownClient, intervalMs: 60_000 });
+    expect(await monitor.reachable()).toBeUndefined();
+    monitor.watch('probe');
+    expect(await monitor.reachable()).toBe(true);
+    await own.close();
+    // The answer is cached for 10 s; a fresh monitor asks again.
+    const after = monitorDeadLetters({ client: ownClient, entities: ['probe'], intervalMs: 60_000 });
+    expect(await after.reachable(3_000)).toBe(false);
+    monitor.stop();
+    after.stop();
+    await ownClient.close();
+  });
+});
