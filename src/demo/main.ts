@@ -8,7 +8,9 @@ import { startEmulator } from '../emulator/index.js';
 import { ensureCassandra, harnessClientOptions } from '../harness/cassandra.js';
 import { createTelemetrySchema, telemetryPipeline } from '../pipelines/examples/telemetry.js';
 import { runPipeline } from '../pipelines/pipeline.js';
+import { messageTracing } from '../telemetry/tracing.js';
 import { type DemoReading, demoStream } from './stream.js';
+import { startDemoTracing } from './trace.js';
 
 const usage = `Usage: npm start -- [--messages N] [--devices N] [--keep]
 
@@ -87,7 +89,8 @@ async function main(): Promise<number> {
   const stream = demoStream(opts.messages, opts.devices);
   const serviceBus = new ServiceBusClient(emulator.connectionString);
   const publishStarted = Date.now();
-  await publish(serviceBus, stream.sends);
+  const traced = startDemoTracing();
+  await publish(serviceBus, [...stream.sends, traced.message(stream.valid)]);
   step(
     `Published ${stream.sends.length} messages in ${seconds(Date.now() - publishStarted)}: ${opts.messages} readings from ${opts.devices} devices, ` +
       `${stream.duplicates} re-sent duplicates, ${stream.poison.DecodeFailed} broken JSON, ${stream.poison.ValidationFailed} invalid readings, sent out of order`,
@@ -102,14 +105,14 @@ async function main(): Promise<number> {
       consistency: cassandra.types.consistencies.localOne,
       maxInFlight: 2000,
     }),
-    { drainTimeoutMs: 10_000 },
+    { drainTimeoutMs: 10_000, listener: messageTracing('telemetry') },
   );
   pipeline.done.catch((error: unknown) => {
     console.error(`\npipeline failed: ${(error as Error).message}`);
     process.exit(1);
   });
   const runStarted = Date.now();
-  const expectedSettled = stream.sends.length;
+  const expectedSettled = stream.sends.length + 1;
   let last = { at: runStarted, settled: 0 };
   let rate = 0;
   for (;;) {
@@ -134,6 +137,7 @@ async function main(): Promise<number> {
   );
 
   const check = await verify(cql, emulator, serviceBus, stream.valid, stream.poison);
+  await traced.print();
   console.log('\nSummary (checked against Cassandra and the dead-letter queue)');
   for (const line of check.lines) console.log(`  ${line.ok ? '✔' : '✘'} ${line.text}`);
   console.log(
