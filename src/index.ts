@@ -60,6 +60,8 @@ export type {
   RunOptions,
 } from './pipelines/pipeline.js';
 export { definePipeline, runPipeline } from './pipelines/pipeline.js';
+export type { ServiceBusToCassandraOptions } from './pipelines/serviceBusToCassandra.js';
+export { serviceBusToCassandra } from './pipelines/serviceBusToCassandra.js';
 export {
   createCassandraClient,
   createServiceBusClient,

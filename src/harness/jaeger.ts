@@ -82,9 +82,9 @@ export async function startJaeger(binary = jaegerBinaryPath()): Promise<RunningJ
   writeFileSync(
     config,
     readFileSync(path.join(projectRoot, 'harness/jaeger/config.yaml'), 'utf8')
-      .replaceAll('${OTLP_HTTP_PORT}', String(otlpPort))
-      .replaceAll('${QUERY_HTTP_PORT}', String(queryPort))
-      .replaceAll('${QUERY_GRPC_PORT}', String(grpcPort)),
+      .replaceAll('__OTLP_HTTP_PORT__', String(otlpPort))
+      .replaceAll('__QUERY_HTTP_PORT__', String(queryPort))
+      .replaceAll('__QUERY_GRPC_PORT__', String(grpcPort)),
   );
   const logFile = path.join(dir, 'jaeger.log');
   const out = openSync(logFile, 'w');

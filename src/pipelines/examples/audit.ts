@@ -1,14 +1,11 @@
 import type { ServiceBusClient } from '@azure/service-bus';
 import type cassandra from 'cassandra-driver';
 import { z } from 'zod';
-import { batchWindow } from '../../operators/batchWindow.js';
-import { decode } from '../../operators/decode.js';
-import { keyBy } from '../../operators/keyBy.js';
-import { validate } from '../../operators/validate.js';
 import type { BatchResult } from '../../operators/writeThenSettle.js';
-import { type TableTarget, writeToCassandra } from '../../operators/writeToCassandra.js';
-import { fromServiceBus, type ServiceBusEntity } from '../../sources/fromServiceBus.js';
-import { definePipeline, type PipelineDefinition } from '../pipeline.js';
+import type { TableTarget } from '../../operators/writeToCassandra.js';
+import type { ServiceBusEntity } from '../../sources/fromServiceBus.js';
+import type { PipelineDefinition } from '../pipeline.js';
+import { serviceBusToCassandra } from '../serviceBusToCassandra.js';
 
 /**
  * An audit log: every event of an entity (an order, an account) in the order it happened, and
@@ -88,30 +85,13 @@ export interface AuditPipelineOptions {
 }
 
 export function auditPipeline(options: AuditPipelineOptions): PipelineDefinition<BatchResult<AuditEvent>> {
-  return definePipeline({
+  return serviceBusToCassandra({
+    ...options,
     name: options.name ?? 'audit',
-    source: (ctx) =>
-      fromServiceBus({
-        client: options.serviceBus,
-        entity: options.entity,
-        maxInFlight: options.maxInFlight ?? 500,
-        ...(options.sessions === undefined ? {} : { sessions: options.sessions }),
-        signal: ctx.signal,
-        listener: ctx.listener,
-        drainTimeoutMs: ctx.drainTimeoutMs,
-      }),
-    process: (envelopes) =>
-      envelopes.pipe(
-        decode(),
-        validate(AuditEvent),
-        keyBy((e) => auditKey(e.body)),
-        batchWindow<AuditEvent>({ maxCount: 20, maxWaitMs: 20 }),
-        writeToCassandra<AuditEvent>({
-          client: options.cassandra,
-          keyspace: options.keyspace,
-          targets: auditTargets,
-          ...(options.consistency === undefined ? {} : { consistency: options.consistency }),
-        }),
-      ),
+    maxInFlight: options.maxInFlight ?? 500,
+    schema: AuditEvent,
+    key: (e) => auditKey(e.body),
+    targets: auditTargets,
+    batch: { maxCount: 20, maxWaitMs: 20 },
   });
 }

@@ -2,14 +2,12 @@ import type { ServiceBusClient } from '@azure/service-bus';
 import type cassandra from 'cassandra-driver';
 import { z } from 'zod';
 import type { Envelope } from '../../envelope.js';
-import { type BatchWindowOptions, batchWindow } from '../../operators/batchWindow.js';
-import { decode } from '../../operators/decode.js';
-import { keyBy } from '../../operators/keyBy.js';
-import { validate } from '../../operators/validate.js';
+import type { BatchWindowOptions } from '../../operators/batchWindow.js';
 import type { BatchResult, RetryOptions } from '../../operators/writeThenSettle.js';
-import { type TableTarget, writeToCassandra } from '../../operators/writeToCassandra.js';
-import { fromServiceBus, type ServiceBusEntity } from '../../sources/fromServiceBus.js';
-import { definePipeline, type PipelineDefinition } from '../pipeline.js';
+import type { TableTarget } from '../../operators/writeToCassandra.js';
+import type { ServiceBusEntity } from '../../sources/fromServiceBus.js';
+import type { PipelineDefinition } from '../pipeline.js';
+import { serviceBusToCassandra } from '../serviceBusToCassandra.js';
 
 /**
  * IoT telemetry: readings by device, partitioned by (device, day) so a partition stays bounded,
@@ -99,31 +97,11 @@ export interface TelemetryPipelineOptions {
 export function telemetryPipeline(
   options: TelemetryPipelineOptions,
 ): PipelineDefinition<BatchResult<Reading>> {
-  return definePipeline({
+  return serviceBusToCassandra({
+    ...options,
     name: options.name ?? 'telemetry',
-    source: (ctx) =>
-      fromServiceBus({
-        client: options.serviceBus,
-        entity: options.entity,
-        maxInFlight: options.maxInFlight ?? 1000,
-        signal: ctx.signal,
-        listener: ctx.listener,
-        drainTimeoutMs: ctx.drainTimeoutMs,
-      }),
-    process: (envelopes) =>
-      envelopes.pipe(
-        decode(),
-        validate(Reading),
-        keyBy(telemetryKey),
-        batchWindow<Reading>({ maxCount: 50, maxWaitMs: 20, ...options.batch }),
-        writeToCassandra<Reading>({
-          client: options.cassandra,
-          keyspace: options.keyspace,
-          targets: telemetryTargets,
-          concurrency: options.concurrency ?? 32,
-          ...(options.consistency === undefined ? {} : { consistency: options.consistency }),
-          ...(options.retry === undefined ? {} : { retry: options.retry }),
-        }),
-      ),
+    schema: Reading,
+    key: telemetryKey,
+    targets: telemetryTargets,
   });
 }

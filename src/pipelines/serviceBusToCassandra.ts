@@ -1,0 +1,84 @@
+import type { ServiceBusClient } from '@azure/service-bus';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import type cassandra from 'cassandra-driver';
+import type { Envelope } from '../envelope.js';
+import { type BatchWindowOptions, batchWindow } from '../operators/batchWindow.js';
+import { decode } from '../operators/decode.js';
+import { keyBy } from '../operators/keyBy.js';
+import { validate } from '../operators/validate.js';
+import type { BatchResult, RetryOptions } from '../operators/writeThenSettle.js';
+import { type TableTarget, writeToCassandra } from '../operators/writeToCassandra.js';
+import {
+  fromServiceBus,
+  type ServiceBusEntity,
+  type ServiceBusSourceOptions,
+} from '../sources/fromServiceBus.js';
+import { definePipeline, type PipelineDefinition } from './pipeline.js';
+
+export interface ServiceBusToCassandraOptions<S extends StandardSchemaV1> {
+  name: string;
+  serviceBus: ServiceBusClient;
+  entity: ServiceBusEntity;
+  /** Consume a session-enabled entity. */
+  sessions?: ServiceBusSourceOptions['sessions'];
+  /** Default 1000. */
+  maxInFlight?: number;
+  /** What a message body must be (zod, valibot, arktype, ...). */
+  schema: S;
+  /** The partition key of a message: the Cassandra partition key of the target tables. */
+  key: (envelope: Envelope<StandardSchemaV1.InferOutput<S>>) => string;
+  cassandra: cassandra.Client;
+  keyspace: string;
+  targets: readonly TableTarget<StandardSchemaV1.InferOutput<S>>[];
+  consistency?: number;
+  /** Default 50 messages, 20 ms. */
+  batch?: BatchWindowOptions;
+  /** Partitions written at once. Default 32. */
+  concurrency?: number;
+  retry?: RetryOptions;
+}
+
+/**
+ * The common shape of a Sluice pipeline in one call: a queue or subscription, JSON bodies checked
+ * against a schema, keyed by partition, batched per partition and written to one or more tables
+ * before settlement. Write the chain out with `definePipeline` when it needs more steps.
+ *
+ * @example
+ * ```ts
+ * serviceBusToCassandra({ name: 'telemetry', serviceBus, entity: { queue: 'telemetry' }, schema: Reading,
+ *   key: telemetryKey, cassandra: cql, keyspace: 'iot', targets: telemetryTargets })
+ * ```
+ */
+export function serviceBusToCassandra<S extends StandardSchemaV1>(
+  options: ServiceBusToCassandraOptions<S>,
+): PipelineDefinition<BatchResult<StandardSchemaV1.InferOutput<S>>> {
+  type T = StandardSchemaV1.InferOutput<S>;
+  return definePipeline({
+    name: options.name,
+    source: (ctx) =>
+      fromServiceBus({
+        client: options.serviceBus,
+        entity: options.entity,
+        maxInFlight: options.maxInFlight ?? 1000,
+        ...(options.sessions === undefined ? {} : { sessions: options.sessions }),
+        signal: ctx.signal,
+        listener: ctx.listener,
+        drainTimeoutMs: ctx.drainTimeoutMs,
+      }),
+    process: (envelopes) =>
+      envelopes.pipe(
+        decode(),
+        validate(options.schema),
+        keyBy<T>(options.key),
+        batchWindow<T>({ maxCount: 50, maxWaitMs: 20, ...options.batch }),
+        writeToCassandra<T>({
+          client: options.cassandra,
+          keyspace: options.keyspace,
+          targets: options.targets,
+          concurrency: options.concurrency ?? 32,
+          ...(options.consistency === undefined ? {} : { consistency: options.consistency }),
+          ...(options.retry === undefined ? {} : { retry: options.retry }),
+        }),
+      ),
+  });
+}
