@@ -45,6 +45,11 @@ export interface ServiceBusSourceOptions {
   signal?: AbortSignal;
   /** After a stop or an unsubscribe, how long in-flight envelopes may take to settle. Default 30 s. */
   drainTimeoutMs?: number;
+  /**
+   * How long a settlement may take before the message is let go (its lock then expires and
+   * Service Bus redelivers it). Default 10 s: after a lost connection the SDK can wait far longer.
+   */
+  settleTimeoutMs?: number;
   /** Told about receive errors that the source retries (a connection blip); for logs. */
   onReceiveError?: (error: unknown) => void;
 }
@@ -147,11 +152,19 @@ function emit(
   onDone: (message: ServiceBusReceivedMessage) => void,
 ): void {
   for (const message of messages) {
-    const envelope = toEnvelope(message, receiver, run.path, run.keyOf, run.options.listener, () => {
-      onDone(message);
-      run.live.delete(envelope);
-      run.gate.release();
-    });
+    const envelope = toEnvelope(
+      message,
+      receiver,
+      run.path,
+      run.keyOf,
+      run.options.listener,
+      () => {
+        onDone(message);
+        run.live.delete(envelope);
+        run.gate.release();
+      },
+      run.options.settleTimeoutMs,
+    );
     run.live.add(envelope);
     onHandedOut(message, envelope);
     run.subscriber.next(envelope);

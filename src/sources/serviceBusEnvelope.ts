@@ -27,13 +27,22 @@ export function toEnvelope(
   keyOf: KeyOf,
   listener: SettlementListener | undefined,
   onDone: () => void,
+  settleTimeoutMs = 10_000,
 ): Envelope<unknown> {
   const settle = async (what: string, send: () => Promise<void>): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    // After a connection loss the SDK can wait a long time on a settlement that will never be
+    // answered, holding the message's key and its in-flight slot. Past the deadline the message is
+    // let go: its lock expires, Service Bus redelivers it and the idempotent write absorbs it.
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${settleTimeoutMs} ms`)), settleTimeoutMs);
+    });
     try {
-      await send();
+      await Promise.race([send(), deadline]);
     } catch (error) {
       throw classifySettleError(error, what, message);
     } finally {
+      clearTimeout(timer);
       onDone();
     }
   };
