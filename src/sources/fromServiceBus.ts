@@ -133,14 +133,22 @@ async function receiveWithinRoom(
   const asked = Math.min(run.gate.room(), run.options.receiveBatchSize ?? 100);
   if (asked <= 0) return [];
   run.gate.take(asked);
+  let messages: ServiceBusReceivedMessage[];
   try {
-    const messages = await receiver.receiveMessages(asked, { maxWaitTimeInMs, abortSignal: run.signal });
-    run.gate.release(asked - messages.length);
-    return messages;
+    // Not aborted on stop: an aborted call can leave messages locked at the broker that we never
+    // saw. It ends within maxWaitTimeInMs; what it brings after a stop goes straight back.
+    messages = await receiver.receiveMessages(asked, { maxWaitTimeInMs });
   } catch (error) {
     run.gate.release(asked);
     throw error;
   }
+  if (run.signal.aborted) {
+    await Promise.allSettled(messages.map((m) => receiver.abandonMessage(m)));
+    run.gate.release(asked);
+    return [];
+  }
+  run.gate.release(asked - messages.length);
+  return messages;
 }
 
 /** Hands messages to the pipeline; `onDone` runs when one leaves it, whatever the outcome. */
