@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningCassandra, startCassandra } from '../../src/harness/cassandra.js';
 import { createCassandraClient } from '../../src/service/clients.js';
 import { loadConfig } from '../../src/service/config.js';
+import { selfSignedCertificate } from '../support/certs.js';
 
 // A second, secured node: PasswordAuthenticator and client encryption required, on 127.0.0.2 with
 // its own ports and folder, so it runs beside the suite's node.
@@ -140,29 +141,7 @@ describe('Cassandra with authentication and client TLS', () => {
   });
 
   it('refuses a node certificate that the configured CA did not sign', async () => {
-    const otherCa = path.join(dir, 'other.pem');
-    writeFileSync(
-      otherCa,
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-keyout',
-          path.join(dir, 'other.key'),
-          '-subj',
-          '/CN=other',
-          '-days',
-          '1',
-        ],
-        {
-          stdio: ['ignore', 'pipe', 'ignore'],
-        },
-      ),
-    );
+    const otherCa = selfSignedCertificate(dir, 'other', 'other').cert;
     await expect(
       query(
         createCassandraClient(

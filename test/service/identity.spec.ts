@@ -1,45 +1,32 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/index.js';
+import { selfSignedCertificate } from '../support/certs.js';
 import { emulatorConfig } from '../support/emulatorConfig.js';
 
 const run = promisify(execFile);
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
 let emulator: Emulator;
 const dir = mkdtempSync(path.join(tmpdir(), 'sluice-identity-'));
-const cert = path.join(dir, 'cert.pem');
+let cert = '';
 
 beforeAll(async () => {
   // The credential path speaks AMQP over TLS, so the emulator does too, with a certificate for localhost.
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      path.join(dir, 'key.pem'),
-      '-out',
-      cert,
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-days',
-      '1',
-    ],
-    { stdio: 'ignore' },
+  const { key, cert: certFile } = selfSignedCertificate(
+    dir,
+    'localhost',
+    'localhost',
+    'DNS:localhost,IP:127.0.0.1',
   );
+  cert = certFile;
   emulator = await startEmulator({
     port: 0,
     config: emulatorConfig({ identity: {} }),
-    tls: { key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(cert) },
+    tls: { key: readFileSync(key), cert: readFileSync(cert) },
   });
 });
 afterAll(() => emulator?.close());
