@@ -20,6 +20,18 @@ export interface TablePlan<T> {
 const IDENTIFIER = /^[A-Za-z][A-Za-z0-9_]{0,47}$/;
 
 /**
+ * Refuses a name that is not a plain CQL identifier. Schema statements cannot take bind markers
+ * for names, so every name spliced into CQL goes through here first.
+ */
+export function assertIdentifier(what: string, name: string): void {
+  if (!IDENTIFIER.test(name)) {
+    throw new SchemaMismatchError(
+      `${what} name '${name}' is not a valid CQL identifier (a letter, then letters, digits or _; at most 48)`,
+    );
+  }
+}
+
+/**
  * Reads the table's metadata and checks the mapping against it before anything is written:
  * the table exists, every mapped column exists, every primary-key column is mapped. Identifiers
  * are then taken from the metadata and quoted, never from user text alone.
@@ -36,13 +48,8 @@ export async function planTable<T>(
       `writeToCassandra: no keyspace; pass { keyspace } or connect the client with one`,
     );
   }
-  for (const [what, name] of [
-    ['keyspace', ks],
-    ['table', table],
-  ] as const) {
-    if (!IDENTIFIER.test(name))
-      throw new SchemaMismatchError(`writeToCassandra: ${what} name '${name}' is not a valid CQL identifier`);
-  }
+  assertIdentifier('writeToCassandra: keyspace', ks);
+  assertIdentifier('writeToCassandra: table', table);
   await client.connect();
   const metadata = await client.metadata.getTable(ks, table);
   if (metadata == null) {

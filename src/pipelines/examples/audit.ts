@@ -1,6 +1,7 @@
 import type { ServiceBusClient } from '@azure/service-bus';
 import type cassandra from 'cassandra-driver';
 import { z } from 'zod';
+import { assertIdentifier } from '../../cassandra/tableMapping.js';
 import type { BatchResult } from '../../operators/writeThenSettle.js';
 import type { TableTarget } from '../../operators/writeToCassandra.js';
 import type { ServiceBusEntity } from '../../sources/fromServiceBus.js';
@@ -25,6 +26,7 @@ export const AuditEvent = z.object({
 export type AuditEvent = z.infer<typeof AuditEvent>;
 
 export async function createAuditSchema(client: cassandra.Client, keyspace: string): Promise<void> {
+  assertIdentifier('createAuditSchema: keyspace', keyspace);
   await client.execute(
     `CREATE TABLE IF NOT EXISTS ${keyspace}.audit_events (
        entity_type text, entity_id text, occurred_at timestamp, message_id text,

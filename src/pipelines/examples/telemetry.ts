@@ -1,6 +1,7 @@
 import type { ServiceBusClient } from '@azure/service-bus';
 import type cassandra from 'cassandra-driver';
 import { z } from 'zod';
+import { assertIdentifier } from '../../cassandra/tableMapping.js';
 import type { Envelope } from '../../envelope.js';
 import type { BatchWindowOptions } from '../../operators/batchWindow.js';
 import type { BatchResult, RetryOptions } from '../../operators/writeThenSettle.js';
@@ -31,6 +32,7 @@ export function dayOf(at: string): string {
 }
 
 export async function createTelemetrySchema(client: cassandra.Client, keyspace: string): Promise<void> {
+  assertIdentifier('createTelemetrySchema: keyspace', keyspace);
   await client.execute(
     `CREATE TABLE IF NOT EXISTS ${keyspace}.readings (
        device_id text, day date, reading_at timestamp, seq bigint,
