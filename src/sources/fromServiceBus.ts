@@ -9,6 +9,7 @@ import {
 import { Observable, type Subscriber } from 'rxjs';
 import type { Envelope, SettlementListener } from '../envelope.js';
 import { CreditGate } from './creditGate.js';
+import { dispositionGateOf } from './dispositionGate.js';
 import { LockRenewer } from './lockRenewer.js';
 import { defaultKeyOf, type KeyOf, toEnvelope } from './serviceBusEnvelope.js';
 
@@ -143,7 +144,8 @@ async function receiveWithinRoom(
     throw error;
   }
   if (run.signal.aborted) {
-    await Promise.allSettled(messages.map((m) => receiver.abandonMessage(m)));
+    const gate = dispositionGateOf(receiver);
+    await Promise.allSettled(messages.map((m) => gate.settle(false, () => receiver.abandonMessage(m))));
     run.gate.release(asked);
     return [];
   }

@@ -6,6 +6,7 @@ import {
 } from '@azure/service-bus';
 import { Envelope, type SettlementListener, type Settler, type TraceCarrier } from '../envelope.js';
 import { LockLostError, SettleFailedError } from '../errors.js';
+import { dispositionGateOf } from './dispositionGate.js';
 
 type AbandonProperties = Parameters<ServiceBusReceiver['abandonMessage']>[1];
 
@@ -29,6 +30,7 @@ export function toEnvelope(
   onDone: () => void,
   settleTimeoutMs = 10_000,
 ): Envelope<unknown> {
+  const gate = dispositionGateOf(receiver);
   const settle = async (what: string, send: () => Promise<void>): Promise<void> => {
     let timer: NodeJS.Timeout | undefined;
     // After a connection loss the SDK can wait a long time on a settlement that will never be
@@ -38,7 +40,7 @@ export function toEnvelope(
       timer = setTimeout(() => reject(new Error(`no answer within ${settleTimeoutMs} ms`)), settleTimeoutMs);
     });
     try {
-      await Promise.race([send(), deadline]);
+      await Promise.race([gate.settle(what === 'complete', send), deadline]);
     } catch (error) {
       throw classifySettleError(error, what, message);
     } finally {
