@@ -160,7 +160,7 @@ export class Envelope<T> {
   ): Promise<void> {
     const state = this.#state;
     if (state.outcome !== undefined) {
-      state.listener?.onDoubleSettle?.(this, outcome);
+      notify(() => state.listener?.onDoubleSettle?.(this, outcome));
       throw new AlreadySettledError(this.messageId, state.outcome, verb(outcome));
     }
     // Marked before the await so that a concurrent second call is caught too.
@@ -170,13 +170,13 @@ export class Envelope<T> {
     } catch (error) {
       if (error instanceof LockLostError) {
         state.lockLost = true;
-        state.listener?.onLockLost?.(this, error);
+        notify(() => state.listener?.onLockLost?.(this, error));
         return;
       }
-      state.listener?.onSettleFailed?.(this, outcome, error);
+      notify(() => state.listener?.onSettleFailed?.(this, outcome, error));
       throw error;
     }
-    state.listener?.onSettled?.(this, outcome, detail);
+    notify(() => state.listener?.onSettled?.(this, outcome, detail));
   }
 
   #init(): EnvelopeInit<T> {
@@ -194,6 +194,19 @@ export class Envelope<T> {
       ...(this.traceContext === undefined ? {} : { traceContext: this.traceContext }),
       raw: this.raw,
     };
+  }
+}
+
+/**
+ * A listener hears about a settlement; it cannot change or fail it. `runPipeline` combines the
+ * listeners with a guard that reports a throw (the pipeline then fails); this is the last line for a
+ * listener handed to a source directly.
+ */
+function notify(call: () => void): void {
+  try {
+    call();
+  } catch {
+    // Deliberately dropped: see above.
   }
 }
 

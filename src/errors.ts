@@ -15,6 +15,7 @@ export type SluiceErrorCode =
   | 'LockLost'
   | 'AlreadySettled'
   | 'SettleFailed'
+  | 'UserFunctionFailed'
   | 'Harness';
 
 export interface SluiceErrorOptions {
@@ -123,6 +124,26 @@ export class SettleFailedError extends SluiceError {
   constructor(message: string, options: SluiceErrorOptions = {}) {
     super('SettleFailed', message, { ...options, retryable: true });
   }
+}
+
+/**
+ * A function the pipeline's author supplied (a key function, a listener, `onResult`) threw where no
+ * single message can take the blame: the pipeline errors with this, naming the function.
+ */
+export class UserFunctionError extends SluiceError {
+  override readonly name = 'UserFunctionError';
+  /** Which function threw, e.g. `orderByKey keyOf` or `listener.onSettled`. */
+  readonly functionName: string;
+
+  constructor(functionName: string, cause: unknown) {
+    super('UserFunctionFailed', `${functionName} threw: ${messageOf(cause)}`, { cause });
+    this.functionName = functionName;
+  }
+}
+
+/** The message of anything thrown, for descriptions and logs. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** The local Cassandra harness could not start or stop a node. */

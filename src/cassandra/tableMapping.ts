@@ -1,6 +1,6 @@
 import cassandra from 'cassandra-driver';
 import type { Envelope } from '../envelope.js';
-import { SchemaMismatchError, WriteRejectedError } from '../errors.js';
+import { messageOf, SchemaMismatchError, WriteRejectedError } from '../errors.js';
 
 const { dataTypes } = cassandra.types;
 
@@ -85,9 +85,18 @@ export async function planTable<T>(
     columns,
     insert,
     row(envelope) {
-      return columns.map((column, i) =>
-        fitValue(column, infos[i]!.type.code, mapping[column]!(envelope), envelope),
-      );
+      return columns.map((column, i) => {
+        let value: unknown;
+        try {
+          value = mapping[column]!(envelope);
+        } catch (error) {
+          // The message takes the blame: the write is rejected for it alone (bisection finds it).
+          throw new WriteRejectedError(`mapping of column ${column} threw: ${messageOf(error)}`, {
+            cause: error,
+          });
+        }
+        return fitValue(column, infos[i]!.type.code, value, envelope);
+      });
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { Envelope } from '../envelope.js';
+import { messageOf, WriteRejectedError } from '../errors.js';
 
 /** Where a row's write time comes from. */
 export type TimestampSource<T> = 'enqueued' | ((envelope: Envelope<T>) => Date | number);
@@ -46,8 +47,16 @@ export class WriteTimestamps<T> {
 }
 
 export function messageTimestamp<T>(envelope: Envelope<T>, source: TimestampSource<T>): bigint {
-  const when = source === 'enqueued' ? envelope.enqueuedTime : source(envelope);
+  let when: Date | number;
+  try {
+    when = source === 'enqueued' ? envelope.enqueuedTime : source(envelope);
+  } catch (error) {
+    throw new WriteRejectedError(`the timestamp function threw: ${messageOf(error)}`, { cause: error });
+  }
   const ms = when instanceof Date ? when.getTime() : when;
-  if (!Number.isFinite(ms)) throw new RangeError(`message ${envelope.messageId} has no valid event time`);
+  if (!Number.isFinite(ms))
+    throw new WriteRejectedError(
+      `message ${envelope.messageId} has no valid event time (the timestamp function gave ${String(when)})`,
+    );
   return BigInt(Math.trunc(ms)) * 1000n + (envelope.sequenceNumber % 1000n);
 }

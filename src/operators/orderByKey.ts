@@ -1,4 +1,5 @@
 import { from, Observable, type ObservableInput, type OperatorFunction, type Subscription } from 'rxjs';
+import { UserFunctionError } from '../errors.js';
 import { sequenceOf } from './sequence.js';
 
 export interface OrderByKeyOptions<T> {
@@ -105,7 +106,14 @@ export function orderByKey<T, R>(
 
       const subscription = source.subscribe({
         next(item) {
-          const key = keyOf(item);
+          let key: string;
+          try {
+            key = keyOf(item);
+          } catch (error) {
+            // No message can take the blame for a key function that fails: the pipeline stops.
+            subscriber.error(new UserFunctionError('orderByKey keyOf', error));
+            return;
+          }
           const queue = waiting.get(key);
           if (queue !== undefined) {
             queue.push(item);

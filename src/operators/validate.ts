@@ -1,7 +1,7 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { Envelope } from '../envelope.js';
-import { ValidationError } from '../errors.js';
+import { messageOf, ValidationError } from '../errors.js';
 import { deadLetterQuietly } from './settleQuietly.js';
 
 /**
@@ -11,7 +11,8 @@ import { deadLetterQuietly } from './settleQuietly.js';
  * schema's output value (with its defaults and transforms). A message that fails goes to the
  * dead-letter queue with reason `ValidationFailed` and a description naming every failing field,
  * e.g. `deviceId: Invalid input: expected string, received number`; the stream goes on.
- * Asynchronous schemas are supported and keep the input order.
+ * Asynchronous schemas are supported and keep the input order. A schema that throws (or rejects)
+ * on a body dead-letters that message the same way, the description saying the schema threw.
  *
  * @example
  * ```ts
@@ -34,17 +35,24 @@ export function validate<S extends StandardSchemaV1>(
         if (result.issues === undefined) subscriber.next(envelope.withBody(result.value));
         else deadLetterQuietly(envelope, new ValidationError(result.issues.map(describeIssue)));
       };
+      // The schema is the user's code: a throw is about this body, so this message takes the blame.
+      const threw = (envelope: Envelope<unknown>, error: unknown) =>
+        deadLetterQuietly(envelope, new ValidationError([`(schema): validate threw: ${messageOf(error)}`]));
       const check = (envelope: Envelope<unknown>): Promise<void> | undefined => {
-        const result = schema['~standard'].validate(envelope.body) as
-          | StandardSchemaV1.Result<Out>
-          | Promise<StandardSchemaV1.Result<Out>>;
+        let result: StandardSchemaV1.Result<Out> | Promise<StandardSchemaV1.Result<Out>>;
+        try {
+          result = schema['~standard'].validate(envelope.body) as typeof result;
+        } catch (error) {
+          threw(envelope, error);
+          return undefined;
+        }
         if (!(result instanceof Promise)) {
           emit(envelope, result);
           return undefined;
         }
         return result.then(
           (r) => emit(envelope, r),
-          (error: unknown) => subscriber.error(error),
+          (error: unknown) => threw(envelope, error),
         );
       };
       const subscription = source.subscribe({

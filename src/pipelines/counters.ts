@@ -1,5 +1,5 @@
 import type { DeadLetterDetail, Envelope, SettlementListener, SettleOutcome } from '../envelope.js';
-import type { LockLostError } from '../errors.js';
+import { type LockLostError, UserFunctionError } from '../errors.js';
 import type { BatchResult } from '../operators/writeThenSettle.js';
 
 /** A snapshot of what a pipeline has done since it started. */
@@ -84,27 +84,36 @@ function add(record: Record<string, number>, key: string, n: number): void {
   record[key] = (record[key] ?? 0) + n;
 }
 
-/** One listener that tells several: counters, metrics, traces. */
-export function combineListeners(...listeners: (SettlementListener | undefined)[]): SettlementListener {
+const events = [
+  'onReceived',
+  'onSettled',
+  'onDoubleSettle',
+  'onLockLost',
+  'onLockRenewed',
+  'onSettleFailed',
+] as const satisfies readonly (keyof SettlementListener)[];
+
+/**
+ * One listener that tells several: counters, metrics, traces. A listener that throws does not stop
+ * the others nor the settlement that called it; `onError` hears about it (the pipeline fails).
+ */
+export function combineListeners(
+  listeners: readonly (SettlementListener | undefined)[],
+  onError: (error: UserFunctionError) => void = () => undefined,
+): SettlementListener {
   const all = listeners.filter((l): l is SettlementListener => l !== undefined);
-  return {
-    onReceived: (e) => {
-      for (const l of all) l.onReceived?.(e);
-    },
-    onSettled: (e, o, d) => {
-      for (const l of all) l.onSettled?.(e, o, d);
-    },
-    onDoubleSettle: (e, a) => {
-      for (const l of all) l.onDoubleSettle?.(e, a);
-    },
-    onLockLost: (e, err) => {
-      for (const l of all) l.onLockLost?.(e, err);
-    },
-    onLockRenewed: (e) => {
-      for (const l of all) l.onLockRenewed?.(e);
-    },
-    onSettleFailed: (e, o, err) => {
-      for (const l of all) l.onSettleFailed?.(e, o, err);
-    },
-  };
+  const combined: SettlementListener = {};
+  for (const event of events) {
+    const call = (...args: unknown[]) => {
+      for (const l of all) {
+        try {
+          (l[event] as ((...a: unknown[]) => void) | undefined)?.call(l, ...args);
+        } catch (error) {
+          onError(new UserFunctionError(`listener.${event}`, error));
+        }
+      }
+    };
+    (combined as Record<string, unknown>)[event] = call;
+  }
+  return combined;
 }

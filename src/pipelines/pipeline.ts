@@ -1,5 +1,6 @@
 import { type Observable, tap } from 'rxjs';
 import type { Envelope, SettlementListener } from '../envelope.js';
+import { UserFunctionError } from '../errors.js';
 import type { BatchResult } from '../operators/writeThenSettle.js';
 import { combineListeners, PipelineCounters, type PipelineCounts } from './counters.js';
 
@@ -69,24 +70,41 @@ export function runPipeline<R>(
   const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
   const stopper = new AbortController();
   const counters = new PipelineCounters();
+  let unsubscribe = () => {};
+  let fail: (error: unknown) => void = () => undefined;
   const context: PipelineContext = {
     signal: stopper.signal,
-    listener: combineListeners(counters, options.listener),
+    listener: combineListeners([counters, options.listener], (error) => fail(error)),
     drainTimeoutMs,
   };
-  let unsubscribe = () => {};
   const done = new Promise<void>((resolve, reject) => {
-    const subscription = definition
-      .process(definition.source(context).pipe(tap((envelope) => context.listener.onReceived?.(envelope))))
-      .subscribe({
-        next(result) {
-          if (isBatchResult(result)) counters.batch(result);
-          options.onResult?.(result);
-        },
-        error: reject,
-        complete: resolve,
-      });
-    unsubscribe = () => subscription.unsubscribe();
+    // A user's function that throws outside any one message ends the pipeline with a typed error:
+    // receiving stops and the source abandons what is in flight.
+    fail = (error) => {
+      reject(error);
+      stopper.abort();
+      queueMicrotask(() => unsubscribe());
+    };
+    try {
+      const subscription = definition
+        .process(definition.source(context).pipe(tap((envelope) => context.listener.onReceived?.(envelope))))
+        .subscribe({
+          next(result) {
+            if (isBatchResult(result)) counters.batch(result);
+            try {
+              options.onResult?.(result);
+            } catch (error) {
+              fail(new UserFunctionError('onResult', error));
+            }
+          },
+          error: reject,
+          complete: resolve,
+        });
+      unsubscribe = () => subscription.unsubscribe();
+    } catch (error) {
+      // `source` or `process` threw while the chain was being assembled.
+      reject(new UserFunctionError(`pipeline ${definition.name}: source or process`, error));
+    }
   });
   return {
     name: definition.name,

@@ -85,11 +85,11 @@ export async function runService(modulePath: string, env: NodeJS.ProcessEnv = pr
     const metrics = pipelineMetrics(definition.name);
     const pipeline = runPipeline(definition, {
       drainTimeoutMs: config.drainTimeoutMs,
-      listener: combineListeners(
+      listener: combineListeners([
         metrics,
         watchEntities,
         tracing.enabled ? messageTracing(definition.name) : undefined,
-      ),
+      ]),
       onResult: (result) => {
         if (typeof result === 'object' && result !== null && 'batch' in result)
           metrics.onBatch(result as never);
