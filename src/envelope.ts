@@ -1,7 +1,7 @@
 import { AlreadySettledError, LockLostError } from './errors.js';
 
 /** How a message left the pipeline. */
-export type SettleOutcome = 'completed' | 'abandoned' | 'deadLettered' | 'deferred';
+export type SettleOutcome = 'completed' | 'abandoned' | 'deadLettered' | 'deferred' | 'rescheduled';
 
 /** The broker side of settlement: what a source (Service Bus, or an in-memory test source) does. */
 export interface Settler {
@@ -9,7 +9,21 @@ export interface Settler {
   abandon(propertiesToModify?: Record<string, unknown>): Promise<void>;
   deadLetter(reason: string, description: string): Promise<void>;
   defer(): Promise<void>;
+  /**
+   * Sends a copy of the message (same id, body and properties, `attempt` recorded) to appear at
+   * `at`, and only then completes this one. Absent where a copy cannot go back to the same place
+   * in order (subscriptions, sessions): writers abandon there instead.
+   */
+  reschedule?(at: Date, attempt: number): Promise<void>;
 }
+
+/** The application property that counts a message's delayed redeliveries. */
+export const ATTEMPT_PROPERTY = 'sluice-attempt';
+/**
+ * The application property holding the message id of a rescheduled copy's original: the copy's
+ * own id differs so that duplicate detection does not drop it, and rows keep the original id.
+ */
+export const ORIGINAL_ID_PROPERTY = 'sluice-message-id';
 
 /**
  * Hears about every settlement of the envelopes of one source: counters and traces hang here.
@@ -50,6 +64,8 @@ export interface EnvelopeInit<T> {
   enqueuedTime: Date;
   /** 0 on first delivery, as Service Bus counts. */
   deliveryCount: number;
+  /** Delayed redeliveries so far (rescheduled copies): 0 for an original message. */
+  attempt?: number;
   body: T;
   /** Size of the body on the wire, in bytes: what `batchWindow({ maxBytes })` adds up. */
   size: number;
@@ -83,6 +99,7 @@ export class Envelope<T> {
   readonly sequenceNumber: bigint;
   readonly enqueuedTime: Date;
   readonly deliveryCount: number;
+  readonly attempt: number;
   readonly body: T;
   readonly size: number;
   readonly entityPath: string;
@@ -98,6 +115,7 @@ export class Envelope<T> {
     this.sequenceNumber = init.sequenceNumber;
     this.enqueuedTime = init.enqueuedTime;
     this.deliveryCount = init.deliveryCount;
+    this.attempt = init.attempt ?? 0;
     this.body = init.body;
     this.size = init.size;
     this.entityPath = init.entityPath;
@@ -153,6 +171,22 @@ export class Envelope<T> {
     return this.#settle('deferred', undefined, (s) => s.defer());
   }
 
+  /** True when the source can redeliver this message later ({@link Envelope.reschedule}). */
+  get canReschedule(): boolean {
+    return this.#state.settler.reschedule !== undefined;
+  }
+
+  /**
+   * Hands the message back to appear again at `at`, as attempt `this.attempt + 1`: a copy is
+   * scheduled first and this delivery completed second, so a crash in between leaves a duplicate
+   * (absorbed by the idempotent write), never a loss.
+   */
+  reschedule(at: Date): Promise<void> {
+    const reschedule = this.#state.settler.reschedule;
+    if (reschedule === undefined) throw new TypeError(`message ${this.messageId} cannot be rescheduled here`);
+    return this.#settle('rescheduled', undefined, (s) => reschedule.call(s, at, this.attempt + 1));
+  }
+
   async #settle(
     outcome: SettleOutcome,
     detail: DeadLetterDetail | undefined,
@@ -186,6 +220,7 @@ export class Envelope<T> {
       sequenceNumber: this.sequenceNumber,
       enqueuedTime: this.enqueuedTime,
       deliveryCount: this.deliveryCount,
+      attempt: this.attempt,
       body: this.body,
       size: this.size,
       entityPath: this.entityPath,
@@ -220,5 +255,7 @@ function verb(outcome: SettleOutcome): string {
       return 'dead-letter';
     case 'deferred':
       return 'defer';
+    case 'rescheduled':
+      return 'reschedule';
   }
 }

@@ -5,44 +5,26 @@ import { messageOf, WriteRejectedError } from '../errors.js';
 export type TimestampSource<T> = 'enqueued' | ((envelope: Envelope<T>) => Date | number);
 
 /**
- * Write timestamps (microseconds, `USING TIMESTAMP`) from the message, not from the clock of the
- * writer, so a replay writes exactly what the first delivery wrote and a late, older event can
- * never overwrite a newer one: Cassandra keeps the cell with the larger timestamp.
+ * Write timestamps (microseconds, `USING TIMESTAMP`) from the message alone, not from the clock of
+ * the writer nor from what this process has seen: every delivery of a message, in any process and
+ * after any restart, writes exactly the same cells, so a replay is invisible, and a late, older event
+ * can never overwrite a newer one (Cassandra keeps the cell with the larger timestamp).
  *
  * The timestamp is the event's milliseconds times 1000 plus the sequence number modulo 1000, so
- * messages within one millisecond are told apart by their order in the entity.
+ * messages of one millisecond are told apart by their order in the entity. The one case this
+ * orders wrongly is two messages of the same key enqueued in the same millisecond whose sequence
+ * numbers straddle a multiple of 1000 (999 and 1000, say): no function of the message alone can tell
+ * where a millisecond's numbering started. A pipeline that must order such bursts exactly passes a
+ * timestamp function of its own (an event time with microseconds, or a per-key counter).
  *
- * With the enqueued time (the default), sequence order and time order agree, and within a key
- * every later message gets a strictly larger timestamp: when two messages of the same millisecond
- * straddle a multiple of 1000 in sequence numbers, the later one is lifted to the last timestamp
- * of its key plus one. A redelivered older message is never lifted, so it stays below the newer. The last timestamp is remembered for the `memory` most recent keys; a key
- * forgotten and then seen again starts from its message's own timestamp.
- *
- * With an event time, the event decides: a message sent later that describes an earlier event
- * gets the smaller timestamp, which is the point. Events of the same key and millisecond are then
- * ordered by sequence number modulo 1000.
+ * With an event time (a timestamp function), the event decides: a message sent later that
+ * describes an earlier event gets the smaller timestamp, which is the point.
  */
 export class WriteTimestamps<T> {
-  readonly #last = new Map<string, { sequenceNumber: bigint; timestamp: bigint }>();
-
-  constructor(
-    private readonly source: TimestampSource<T> = 'enqueued',
-    private readonly memory = 100_000,
-  ) {}
+  constructor(private readonly source: TimestampSource<T> = 'enqueued') {}
 
   next(envelope: Envelope<T>): bigint {
-    const base = messageTimestamp(envelope, this.source);
-    if (this.source !== 'enqueued') return base;
-    const last = this.#last.get(envelope.key);
-    // A redelivered older message keeps its own timestamp, which is below the newer ones: it must
-    // not be lifted above them.
-    if (last !== undefined && envelope.sequenceNumber <= last.sequenceNumber) return base;
-    const timestamp = last !== undefined && base <= last.timestamp ? last.timestamp + 1n : base;
-    // Re-insert to keep the map in least-recently-used order.
-    this.#last.delete(envelope.key);
-    this.#last.set(envelope.key, { sequenceNumber: envelope.sequenceNumber, timestamp });
-    if (this.#last.size > this.memory) this.#last.delete(this.#last.keys().next().value as string);
-    return timestamp;
+    return messageTimestamp(envelope, this.source);
   }
 }
 

@@ -1,28 +1,47 @@
-import type { OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction } from 'rxjs';
 import type { Batch } from '../batch.js';
 import type { Envelope } from '../envelope.js';
-import { isSluiceError, TransientWriteError, WriteRejectedError } from '../errors.js';
+import { isSluiceError, messageOf, TransientWriteError, WriteRejectedError } from '../errors.js';
+import { backoffDelay, cappedDelay, sleep, WriteCircuit, type WriteCircuitOptions } from '../resilience.js';
 import { orderByKey } from './orderByKey.js';
 
 export interface RetryOptions {
-  /** Attempts per batch (the first included) before its messages are abandoned. Default 5. */
+  /** Write attempts per batch and delivery (the first included) before its messages go back. Default 5. */
   maxAttempts?: number;
   /** Ceiling of the first backoff. Default 100 ms. */
   initialDelayMs?: number;
   /** Ceiling of any backoff. Default 5 s. */
   maxDelayMs?: number;
-  /** Waits between attempts; tests pass a virtual clock. */
-  sleep?: (ms: number) => Promise<void>;
+  /** Waits between attempts; tests pass a virtual clock. Must resolve early when `signal` aborts. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Source of jitter in [0, 1). */
   random?: () => number;
 }
 
+/**
+ * What happens to messages whose write's attempts are spent. With `reschedule` (the default), a
+ * message is sent back as a scheduled copy that appears after a delay growing with its attempts,
+ * then completed; after `maxAttempts` redeliveries it is dead-lettered `RetriesExhausted` with the
+ * last error. Where a copy cannot keep its place (subscriptions, sessions), or with `abandon`, the
+ * message is abandoned and Service Bus's MaxDeliveryCount bounds the retries.
+ */
+export type RedeliveryOptions =
+  | { mode?: 'reschedule'; maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number }
+  | { mode: 'abandon' };
+
 export interface WriteThenSettleOptions<T> {
-  /** Writes a batch durably; resolves only when the store acknowledged it. */
-  write(batch: Batch<T>): Promise<void>;
+  /**
+   * Writes a batch durably; resolves only when the store acknowledged it. `signal` aborts when the
+   * pipeline is torn down: start nothing new after it.
+   */
+  write(batch: Batch<T>, signal: AbortSignal): Promise<void>;
   /** Most keys written at once. Default 16. */
   concurrency?: number;
   retry?: RetryOptions;
+  redelivery?: RedeliveryOptions;
+  /** Shared with readiness: see {@link WriteCircuit}. Default: one per operator, with `circuitOptions`. */
+  circuit?: WriteCircuit;
+  circuitOptions?: WriteCircuitOptions;
   /** Whether a failure may succeed on retry. Default: `SluiceError.retryable`, else false. */
   isTransient?(error: unknown): boolean;
 }
@@ -33,6 +52,8 @@ export interface BatchResult<T> {
   readonly completed: number;
   readonly abandoned: number;
   readonly deadLettered: number;
+  /** Sent back for a delayed redelivery. */
+  readonly rescheduled: number;
   /** Write calls made, bisection included. */
   readonly attempts: number;
   /** Transient failures retried, by error class (`timeout`, `unavailable`, ...). */
@@ -40,21 +61,34 @@ export interface BatchResult<T> {
   readonly durationMs: number;
 }
 
+const REDELIVERY_DEFAULTS = { maxAttempts: 10, initialDelayMs: 5_000, maxDelayMs: 300_000 };
+
 /**
  * Writes batches and settles their messages by the outcome: complete after the write is
- * acknowledged, abandon after transient failures outlast the retry budget, dead-letter what the
- * store rejects.
+ * acknowledged, send back for a delayed redelivery after transient failures outlast the retry
+ * budget, dead-letter what the store rejects.
  *
  * Per key, batches are written one at a time in order (see {@link orderByKey}); keys proceed
  * concurrently. A transient error (`retryable`) is retried with exponential backoff and full
- * jitter; when the budget is spent the messages are abandoned, Service Bus redelivers them and
- * MaxDeliveryCount eventually dead-letters a message that never gets through. A permanent error
- * is bisected: the halves are written separately until the offending messages stand alone, so
- * only they are dead-lettered (`WriteRejected`, with the store's error) and the rest land.
+ * jitter. When transient failures pile up across keys the write circuit opens: batches wait,
+ * holding their messages (and so the source's credit: receiving stops) while one probe write a
+ * second checks the store; they all resume when it succeeds. Only write calls actually made spend
+ * a batch's budget. A permanent error is bisected: the halves are written separately until the
+ * offending messages stand alone, so only they are dead-lettered (`WriteRejected`, with the
+ * store's error) and the rest land.
+ *
+ * Unsubscribing stops everything: no write starts, no backoff continues and nothing is settled
+ * afterwards (the source hands what is unsettled back to Service Bus).
+ *
+ * ```
+ * batches: --a---b---|
+ * writes:  --[a]-[b]-|          (a fails transiently once: retried after a jittered backoff)
+ * result:  ------A---B|         (BatchResult once every message of the batch is settled)
+ * ```
  *
  * @example
  * ```ts
- * batches$.pipe(writeThenSettle({ write: (batch) => store.put(batch.envelopes.map((e) => e.body)) }))
+ * batches$.pipe(writeThenSettle({ write: (batch, signal) => store.put(batch.envelopes.map((e) => e.body), { signal }) }))
  * ```
  * @param options The write and how to retry it.
  * @return An operator that emits a `BatchResult` per batch once all its messages are settled.
@@ -66,43 +100,68 @@ export function writeThenSettle<T>(
     maxAttempts: options.retry?.maxAttempts ?? 5,
     initialDelayMs: options.retry?.initialDelayMs ?? 100,
     maxDelayMs: options.retry?.maxDelayMs ?? 5_000,
-    sleep: options.retry?.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))),
+    sleep: options.retry?.sleep ?? sleep,
     random: options.retry?.random ?? Math.random,
   };
+  const redelivery =
+    options.redelivery?.mode === 'abandon' ? undefined : { ...REDELIVERY_DEFAULTS, ...options.redelivery };
   const isTransient = options.isTransient ?? ((error: unknown) => isSluiceError(error) && error.retryable);
 
-  const writeBatch = async (batch: Batch<T>): Promise<BatchResult<T>> => {
+  const writeBatch = async (batch: Batch<T>, circuit: WriteCircuit, signal: AbortSignal) => {
     const started = performance.now();
     const tally = {
       completed: 0,
       abandoned: 0,
       deadLettered: 0,
+      rescheduled: 0,
       attempts: 0,
       retries: {} as Record<string, number>,
     };
 
+    const giveBack = async (part: Batch<T>, failure: unknown) => {
+      const settled = await Promise.allSettled(
+        part.envelopes.map(async (e): Promise<'abandoned' | 'deadLettered' | 'rescheduled'> => {
+          if (redelivery === undefined || !e.canReschedule) {
+            await e.abandon();
+            return 'abandoned';
+          }
+          if (e.attempt >= redelivery.maxAttempts) {
+            await e.deadLetter(
+              'RetriesExhausted',
+              `write failed after ${e.attempt + 1} deliveries; last error: ${messageOf(failure)}`,
+            );
+            return 'deadLettered';
+          }
+          await e.reschedule(new Date(Date.now() + cappedDelay(e.attempt + 1, redelivery)));
+          return 'rescheduled';
+        }),
+      );
+      for (const r of settled) if (r.status === 'fulfilled') tally[r.value] += 1;
+    };
+
     const attempt = async (part: Batch<T>): Promise<void> => {
-      for (let round = 1; ; round++) {
+      for (let spent = 1; ; spent++) {
+        if (signal.aborted) return;
         tally.attempts += 1;
         let failure: unknown;
         try {
-          await options.write(part);
+          if (!(await circuit.run(() => options.write(part, signal), signal))) return;
         } catch (error) {
           failure = error;
         }
+        if (signal.aborted) return;
         if (failure === undefined) {
           tally.completed += await settleAll(part.envelopes, (e) => e.complete());
           return;
         }
         if (isTransient(failure)) {
-          const errorClass = failure instanceof TransientWriteError ? failure.errorClass : 'other';
-          if (round >= retry.maxAttempts) {
-            tally.abandoned += await settleAll(part.envelopes, (e) => e.abandon());
+          if (spent >= retry.maxAttempts) {
+            await giveBack(part, failure);
             return;
           }
+          const errorClass = failure instanceof TransientWriteError ? failure.errorClass : 'other';
           tally.retries[errorClass] = (tally.retries[errorClass] ?? 0) + 1;
-          const ceiling = Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** (round - 1));
-          await retry.sleep(retry.random() * ceiling);
+          await retry.sleep(backoffDelay(spent, retry, retry.random), signal);
           continue;
         }
         if (part.envelopes.length > 1) {
@@ -112,11 +171,10 @@ export function writeThenSettle<T>(
           await attempt(slice(part, middle, part.envelopes.length));
           return;
         }
-        const reason = failure instanceof Error ? failure.message : String(failure);
         const rejected =
           failure instanceof WriteRejectedError
             ? failure
-            : new WriteRejectedError(reason, { cause: failure });
+            : new WriteRejectedError(messageOf(failure), { cause: failure });
         tally.deadLettered += await settleAll(part.envelopes, (e) =>
           e.deadLetter(rejected.code, rejected.message),
         );
@@ -128,7 +186,25 @@ export function writeThenSettle<T>(
     return { batch, ...tally, durationMs: performance.now() - started };
   };
 
-  return orderByKey((batch: Batch<T>) => writeBatch(batch), { concurrency: options.concurrency ?? 16 });
+  return (source) =>
+    new Observable<BatchResult<T>>((subscriber) => {
+      // Made on subscription, so each run of the chain has its own circuit unless one is shared.
+      const circuit = options.circuit ?? new WriteCircuit(isTransient, options.circuitOptions);
+      const write = (batch: Batch<T>) =>
+        new Observable<BatchResult<T>>((inner) => {
+          const stop = new AbortController();
+          writeBatch(batch, circuit, stop.signal).then(
+            (result) => {
+              if (stop.signal.aborted) return;
+              inner.next(result);
+              inner.complete();
+            },
+            (error: unknown) => inner.error(error),
+          );
+          return () => stop.abort();
+        });
+      return source.pipe(orderByKey(write, { concurrency: options.concurrency ?? 16 })).subscribe(subscriber);
+    });
 }
 
 function slice<T>(batch: Batch<T>, start: number, end: number): Batch<T> {

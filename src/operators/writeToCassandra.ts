@@ -1,13 +1,14 @@
 import cassandra from 'cassandra-driver';
-import { from, type Observable, type OperatorFunction, switchMap } from 'rxjs';
+import { defer, type Observable, type OperatorFunction, switchMap } from 'rxjs';
 import type { Batch } from '../batch.js';
 import { classifyCassandraError } from '../cassandra/classifyError.js';
 import { type ColumnMapping, planTable, type TablePlan } from '../cassandra/tableMapping.js';
 import { type TimestampSource, WriteTimestamps } from '../cassandra/writeTimestamp.js';
 import type { Envelope } from '../envelope.js';
 import { SchemaMismatchError } from '../errors.js';
+import type { WriteCircuit } from '../resilience.js';
 import { withWriteSpan } from '../telemetry/tracing.js';
-import type { BatchResult, RetryOptions } from './writeThenSettle.js';
+import type { BatchResult, RedeliveryOptions, RetryOptions } from './writeThenSettle.js';
 import { writeThenSettle } from './writeThenSettle.js';
 
 /** One table a batch is written to. */
@@ -31,6 +32,10 @@ export interface WriteToCassandraOptions<T> extends Partial<TableTarget<T>> {
   /** Consistency a write must reach before its messages are completed. Default LOCAL_QUORUM. */
   consistency?: number;
   retry?: RetryOptions;
+  /** What happens when a batch's retries are spent (default: delayed redelivery; see `writeThenSettle`). */
+  redelivery?: RedeliveryOptions;
+  /** The write circuit, when readiness should see it (`PipelineContext.circuit`). */
+  circuit?: WriteCircuit;
   /** Most partitions written at once. Default 16. */
   concurrency?: number;
   /** Hears each acknowledged statement (for spans and metrics). */
@@ -67,9 +72,9 @@ export function writeToCassandra<T>(
   const consistency = options.consistency ?? cassandra.types.consistencies.localQuorum;
   const targets = targetsOf(options);
   return (source) =>
-    // The plans are made on subscription, before the source is subscribed: a bad mapping stops the
-    // pipeline before a single message is received, let alone settled.
-    from(
+    // The plans are made on subscription (each subscription makes its own), before the source is
+    // subscribed: a bad mapping stops the pipeline before a single message is received.
+    defer(() =>
       Promise.all(targets.map((t) => planTable(options.client, options.keyspace, t.table, t.mapping))),
     ).pipe(
       switchMap((plans) =>
@@ -78,6 +83,8 @@ export function writeToCassandra<T>(
             write: writer(options, targets, plans, consistency),
             ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
             ...(options.retry === undefined ? {} : { retry: options.retry }),
+            ...(options.redelivery === undefined ? {} : { redelivery: options.redelivery }),
+            ...(options.circuit === undefined ? {} : { circuit: options.circuit }),
           }),
         ),
       ),
@@ -106,16 +113,8 @@ function writer<T>(
 ) {
   const tables = plans.map((plan, i) => {
     const timestamps = new WriteTimestamps<T>(targets[i]!.timestamp);
-    // A retried or bisected batch rewrites its rows with the timestamps they were first given.
-    const assigned = new WeakMap<object, bigint>();
-    const timestampOf = (envelope: Envelope<T>) => {
-      let timestamp = assigned.get(envelope);
-      if (timestamp === undefined) {
-        timestamp = timestamps.next(envelope);
-        assigned.set(envelope, timestamp);
-      }
-      return cassandra.types.Long.fromString(timestamp.toString());
-    };
+    const timestampOf = (envelope: Envelope<T>) =>
+      cassandra.types.Long.fromString(timestamps.next(envelope).toString());
     return { plan, timestampOf };
   });
 
@@ -150,7 +149,9 @@ function writer<T>(
     });
   };
 
-  return async (batch: Batch<T>): Promise<void> => {
+  return async (batch: Batch<T>, signal: AbortSignal): Promise<void> => {
+    // The driver cannot cancel a statement once sent; a torn-down pipeline sends none.
+    if (signal.aborted) return;
     try {
       await Promise.all(tables.map((table) => writeTable(batch, table)));
     } catch (error) {

@@ -8,6 +8,8 @@ export interface PipelineCounts {
   completed: number;
   abandoned: number;
   deferred: number;
+  /** Handed back for a delayed redelivery after their write's retries were spent. */
+  rescheduled: number;
   deadLettered: Record<string, number>;
   /** Write attempts retried, by error class. */
   retried: Record<string, number>;
@@ -27,6 +29,7 @@ export class PipelineCounters implements SettlementListener {
     completed: 0,
     abandoned: 0,
     deferred: 0,
+    rescheduled: 0,
     deadLettered: {},
     retried: {},
     batches: 0,
@@ -52,6 +55,7 @@ export class PipelineCounters implements SettlementListener {
     if (outcome === 'completed') this.#counts.completed += 1;
     else if (outcome === 'abandoned') this.#counts.abandoned += 1;
     else if (outcome === 'deferred') this.#counts.deferred += 1;
+    else if (outcome === 'rescheduled') this.#counts.rescheduled += 1;
     else add(this.#counts.deadLettered, detail?.reason ?? 'unknown', 1);
   }
 

@@ -4,10 +4,12 @@ import {
   type ServiceBusClient,
   type ServiceBusReceivedMessage,
   type ServiceBusReceiver,
+  type ServiceBusSender,
   type ServiceBusSessionReceiver,
 } from '@azure/service-bus';
 import { Observable, type Subscriber } from 'rxjs';
 import type { Envelope, SettlementListener } from '../envelope.js';
+import { backoffDelay, sleep } from '../resilience.js';
 import { CreditGate } from './creditGate.js';
 import { dispositionGateOf } from './dispositionGate.js';
 import { LockRenewer } from './lockRenewer.js';
@@ -55,8 +57,7 @@ export interface ServiceBusSourceOptions {
   onReceiveError?: (error: unknown) => void;
 }
 
-const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 10_000;
+const RECEIVE_BACKOFF = { initialDelayMs: 200, maxDelayMs: 10_000 };
 
 /**
  * Receives a queue or subscription in peek-lock mode as an observable of envelopes, with credit
@@ -91,6 +92,7 @@ export function fromServiceBus(options: ServiceBusSourceOptions): Observable<Env
       signal: stopReceiving.signal,
       path: entityPathOf(options.entity),
       keyOf: options.keyOf ?? defaultKeyOf,
+      sender: undefined,
     };
     const loop = options.sessions === undefined ? receiveEntity(run) : receiveSessions(run);
     loop.then(
@@ -120,6 +122,8 @@ interface SourceRun {
   signal: AbortSignal;
   path: string;
   keyOf: KeyOf;
+  /** Sends rescheduled copies back to the queue; made on first use. */
+  sender: (() => ServiceBusSender) | undefined;
 }
 
 /**
@@ -174,6 +178,7 @@ function emit(
         run.gate.release();
       },
       run.options.settleTimeoutMs,
+      run.sender,
     );
     run.live.add(envelope);
     onHandedOut(message, envelope);
@@ -193,6 +198,19 @@ async function receiveEntity(run: SourceRun): Promise<void> {
       ? options.client.createReceiver(options.entity.queue, receiverOptions)
       : options.client.createReceiver(options.entity.topic, options.entity.subscription, receiverOptions);
   run.closables.add(receiver);
+  if ('queue' in options.entity) {
+    // Only a queue can take a copy back for this consumer alone: sent to a topic it would reach
+    // every subscription. Sessions never get here (a copy would lose its place in the session).
+    const queue = options.entity.queue;
+    let sender: ServiceBusSender | undefined;
+    run.sender = () => {
+      if (sender === undefined) {
+        sender = options.client.createSender(queue);
+        run.closables.add(sender);
+      }
+      return sender;
+    };
+  }
   const renewer = new LockRenewer(receiver, options.maxLockRenewalMs ?? 300_000, options.listener);
   let failures = 0;
 
@@ -325,15 +343,5 @@ function isFatal(error: unknown): boolean {
 }
 
 function backoff(attempt: number, signal: AbortSignal): Promise<void> {
-  const ceiling = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(attempt, 10));
-  const delay = Math.random() * ceiling;
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, delay);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+  return sleep(backoffDelay(attempt, RECEIVE_BACKOFF), signal);
 }

@@ -25,6 +25,7 @@ interface Stored {
   sequenceNumber: bigint;
   enqueuedTime: Date;
   deliveryCount: number;
+  attempt?: number;
   body: unknown;
   applicationProperties: Record<string, unknown>;
 }
@@ -46,6 +47,7 @@ export class MemoryQueue {
   readonly #ready: Stored[] = [];
   readonly #deadLetters: DeadLetteredMessage[] = [];
   readonly #completed: string[] = [];
+  readonly #scheduled = new Set<NodeJS.Timeout>();
   #sequence = 0n;
   #wake: (() => void) | undefined;
 
@@ -70,6 +72,17 @@ export class MemoryQueue {
 
   get activeCount(): number {
     return this.#ready.length;
+  }
+
+  /** Rescheduled copies not yet due. */
+  get scheduledCount(): number {
+    return this.#scheduled.size;
+  }
+
+  /** Drops the rescheduled copies not yet due (their timers would keep a process alive). */
+  clearScheduled(): void {
+    for (const timer of this.#scheduled) clearTimeout(timer);
+    this.#scheduled.clear();
   }
 
   get deadLetters(): readonly DeadLetteredMessage[] {
@@ -128,6 +141,7 @@ export class MemoryQueue {
         sequenceNumber: stored.sequenceNumber,
         enqueuedTime: stored.enqueuedTime,
         deliveryCount: stored.deliveryCount,
+        attempt: stored.attempt ?? 0,
         body: stored.body,
         size:
           typeof stored.body === 'string'
@@ -159,6 +173,22 @@ export class MemoryQueue {
           done();
         },
         defer: async () => {
+          done();
+        },
+        reschedule: async (at, attempt) => {
+          // A new message (new sequence number) with the same id, as a scheduled copy would be.
+          this.#sequence += 1n;
+          const copy = { ...stored, sequenceNumber: this.#sequence, deliveryCount: 0, attempt };
+          const timer = setTimeout(
+            () => {
+              this.#scheduled.delete(timer);
+              this.#ready.push(copy);
+              this.#wake?.();
+            },
+            Math.max(0, at.getTime() - Date.now()),
+          );
+          this.#scheduled.add(timer);
+          this.#completed.push(stored.messageId);
           done();
         },
       },

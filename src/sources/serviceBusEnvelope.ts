@@ -1,10 +1,19 @@
+import type { AmqpAnnotatedMessage } from '@azure/core-amqp';
 import {
   isServiceBusError,
   type ServiceBusReceivedMessage,
   type ServiceBusReceiver,
+  type ServiceBusSender,
   type ServiceBusSessionReceiver,
 } from '@azure/service-bus';
-import { Envelope, type SettlementListener, type Settler, type TraceCarrier } from '../envelope.js';
+import {
+  ATTEMPT_PROPERTY,
+  Envelope,
+  ORIGINAL_ID_PROPERTY,
+  type SettlementListener,
+  type Settler,
+  type TraceCarrier,
+} from '../envelope.js';
 import { LockLostError, SettleFailedError } from '../errors.js';
 import { dispositionGateOf } from './dispositionGate.js';
 
@@ -29,6 +38,8 @@ export function toEnvelope(
   listener: SettlementListener | undefined,
   onDone: () => void,
   settleTimeoutMs = 10_000,
+  /** Where a rescheduled copy is sent (the queue itself); none for subscriptions and sessions. */
+  sender?: () => ServiceBusSender,
 ): Envelope<unknown> {
   const gate = dispositionGateOf(receiver);
   const settle = async (what: string, send: () => Promise<void>): Promise<void> => {
@@ -61,15 +72,25 @@ export function toEnvelope(
       ),
     defer: () => settle('defer', () => receiver.deferMessage(message)),
   };
+  const properties = message.applicationProperties ?? {};
+  const messageId = String(properties[ORIGINAL_ID_PROPERTY] ?? message.messageId ?? message.sequenceNumber);
+  if (sender !== undefined) {
+    settler.reschedule = async (at, attempt) => {
+      // Schedule first, complete second: a crash in between leaves a duplicate, never a loss.
+      await sender().scheduleMessages(copyOf(message, messageId, attempt), at);
+      await settle('complete', () => receiver.completeMessage(message));
+    };
+  }
   const sequenceNumber = BigInt(message.sequenceNumber?.toString() ?? '0');
   const traceContext = traceCarrierOf(message.applicationProperties);
   return Envelope.create(
     {
-      messageId: String(message.messageId ?? sequenceNumber),
+      messageId,
       key: keyOf(message),
       sequenceNumber,
       enqueuedTime: message.enqueuedTimeUtc ?? new Date(),
       deliveryCount: message.deliveryCount ?? 0,
+      attempt: Number(properties[ATTEMPT_PROPERTY] ?? 0) || 0,
       body: message.body,
       size: sizeOf(message.body),
       entityPath,
@@ -81,6 +102,34 @@ export function toEnvelope(
     settler,
     listener,
   );
+}
+
+/**
+ * The message as it was sent, to be sent again: body in its own AMQP section type, properties,
+ * application properties with the attempt and the original id. The copy's own message id differs
+ * (duplicate detection would drop it); the broker's annotations (sequence number, lock, enqueued
+ * time) are left for the broker to set anew. Nothing decoded is handed back by reference.
+ */
+function copyOf(
+  message: ServiceBusReceivedMessage,
+  originalId: string,
+  attempt: number,
+): AmqpAnnotatedMessage {
+  const raw = message._rawAmqpMessage;
+  const annotations = raw.messageAnnotations ?? {};
+  const partitionKey = annotations['x-opt-partition-key'];
+  return {
+    body: raw.bodyType === 'data' ? Buffer.from(raw.body as Uint8Array) : structuredClone(raw.body),
+    ...(raw.bodyType === undefined ? {} : { bodyType: raw.bodyType }),
+    ...(raw.header?.timeToLive === undefined ? {} : { header: { timeToLive: raw.header.timeToLive } }),
+    properties: { ...structuredClone(raw.properties ?? {}), messageId: `${originalId}~${attempt}` },
+    applicationProperties: {
+      ...structuredClone(raw.applicationProperties ?? {}),
+      [ATTEMPT_PROPERTY]: attempt,
+      [ORIGINAL_ID_PROPERTY]: originalId,
+    },
+    ...(partitionKey === undefined ? {} : { messageAnnotations: { 'x-opt-partition-key': partitionKey } }),
+  };
 }
 
 /** Lock loss is expected under load and harmless (the redelivery is idempotent); anything else is not. */

@@ -25,7 +25,7 @@ export interface PipelineMetrics extends SettlementListener {
   onBatch(result: BatchResult<unknown>): void;
 }
 
-const OUTCOMES = ['completed', 'abandoned', 'deadLettered', 'deferred'];
+const OUTCOMES = ['completed', 'abandoned', 'deadLettered', 'deferred', 'rescheduled'];
 // The classes `classifyCassandraError` gives transient errors.
 const ERROR_CLASSES = ['timeout', 'unavailable', 'overloaded', 'server', 'unprepared', 'connection', 'other'];
 
