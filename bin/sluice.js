@@ -13,4 +13,6 @@ if (existsSync(built)) {
   register();
   cli = await import('../src/service/cli.ts');
 }
-process.exitCode = await cli.main(process.argv.slice(2));
+// Exit rather than wait for open handles: a pending SDK call (a session accept, a settlement a frozen
+// broker never answers) must not keep a stopped service alive.
+process.exit(await cli.main(process.argv.slice(2)));

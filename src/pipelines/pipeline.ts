@@ -1,10 +1,15 @@
 import { type Observable, tap } from 'rxjs';
 import type { Envelope, SettlementListener } from '../envelope.js';
-import { UserFunctionError } from '../errors.js';
+import { isSluiceError, UserFunctionError } from '../errors.js';
 import type { BatchResult } from '../operators/writeThenSettle.js';
+import { WriteCircuit } from '../resilience.js';
 import { combineListeners, PipelineCounters, type PipelineCounts } from './counters.js';
 
-/** What a pipeline's source is given: where to report settlements, and when to stop receiving. */
+/**
+ * What a pipeline's source and chain are given: where to report settlements and health, and when to
+ * stop receiving. Its fields are named as `fromServiceBus`'s options, so `fromServiceBus({ ...ctx })`
+ * wires them all.
+ */
 export interface PipelineContext {
   /** Aborted by `stop()`: the source stops receiving and completes. */
   readonly signal: AbortSignal;
@@ -12,6 +17,25 @@ export interface PipelineContext {
   readonly listener: SettlementListener;
   /** How long in-flight messages may take to settle after a stop before the source abandons them. */
   readonly drainTimeoutMs: number;
+  /** The operator's default for unsettled messages held at most (`SLUICE_MAX_IN_FLIGHT`), if set. */
+  readonly maxInFlight?: number;
+  /** The source reports failed receives here (readiness, logs). */
+  readonly onReceiveError: (error: unknown) => void;
+  /** The source reports working receives here (readiness). */
+  readonly onReceiving: () => void;
+  /** The pipeline's write circuit: pass it to the sink (`writeToCassandra({ circuit })`) so readiness sees it. */
+  readonly circuit: WriteCircuit;
+}
+
+/** What readiness needs to know about one pipeline. */
+export interface PipelineHealth {
+  /** When a receive last worked, and the last receive error if one came after it. */
+  lastReceiveAt: Date | undefined;
+  receiveError: unknown;
+  /** Since when writes have been held back because the store keeps failing, if they are. */
+  writesFailingSince: Date | undefined;
+  lastWriteError: unknown;
+  lastWriteAt: Date | undefined;
 }
 
 export interface PipelineDefinition<R = unknown> {
@@ -20,7 +44,7 @@ export interface PipelineDefinition<R = unknown> {
   /** The messages, e.g. `(ctx) => fromServiceBus({ client, entity, signal: ctx.signal, listener: ctx.listener, drainTimeoutMs: ctx.drainTimeoutMs })`. */
   source(context: PipelineContext): Observable<Envelope<unknown>>;
   /** The operator chain, ending in a sink that settles every envelope (e.g. `writeToCassandra`). */
-  process(envelopes: Observable<Envelope<unknown>>): Observable<R>;
+  process(envelopes: Observable<Envelope<unknown>>, context: PipelineContext): Observable<R>;
 }
 
 /**
@@ -50,12 +74,18 @@ export interface RunOptions<R> {
   listener?: SettlementListener;
   /** Told about each output of the chain (a `BatchResult` for the Cassandra sinks). */
   onResult?: (result: R) => void;
+  /** Unsettled messages held at most, for sources that do not set their own. */
+  maxInFlight?: number;
+  /** Told about each failed receive (the source retries it); for logs. */
+  onReceiveError?: (error: unknown) => void;
 }
 
 export interface RunningPipeline {
   readonly name: string;
   /** Live counts: received, settled by outcome, dead-lettered by reason, retries, in flight. */
   counts(): PipelineCounts;
+  /** Receive and write health, for readiness. */
+  health(): PipelineHealth;
   /** Stops receiving, lets in-flight messages settle until the drain deadline, abandons the rest. */
   stop(): Promise<void>;
   /** Settles when the pipeline has ended: after `stop()`, or when the source ends or fails. */
@@ -72,10 +102,26 @@ export function runPipeline<R>(
   const counters = new PipelineCounters();
   let unsubscribe = () => {};
   let fail: (error: unknown) => void = () => undefined;
+  const receiving = { at: undefined as Date | undefined, error: undefined as unknown };
+  const circuit = new WriteCircuit((error) => isSluiceError(error) && error.retryable);
   const context: PipelineContext = {
     signal: stopper.signal,
     listener: combineListeners([counters, options.listener], (error) => fail(error)),
     drainTimeoutMs,
+    ...(options.maxInFlight === undefined ? {} : { maxInFlight: options.maxInFlight }),
+    onReceiveError: (error) => {
+      receiving.error = error;
+      try {
+        options.onReceiveError?.(error);
+      } catch (thrown) {
+        fail(new UserFunctionError('onReceiveError', thrown));
+      }
+    },
+    onReceiving: () => {
+      receiving.at = new Date();
+      receiving.error = undefined;
+    },
+    circuit,
   };
   const done = new Promise<void>((resolve, reject) => {
     // A user's function that throws outside any one message ends the pipeline with a typed error:
@@ -87,7 +133,10 @@ export function runPipeline<R>(
     };
     try {
       const subscription = definition
-        .process(definition.source(context).pipe(tap((envelope) => context.listener.onReceived?.(envelope))))
+        .process(
+          definition.source(context).pipe(tap((envelope) => context.listener.onReceived?.(envelope))),
+          context,
+        )
         .subscribe({
           next(result) {
             if (isBatchResult(result)) counters.batch(result);
@@ -109,6 +158,13 @@ export function runPipeline<R>(
   return {
     name: definition.name,
     counts: () => counters.snapshot(),
+    health: () => ({
+      lastReceiveAt: receiving.at,
+      receiveError: receiving.error,
+      writesFailingSince: circuit.openSince,
+      lastWriteError: circuit.lastFailure,
+      lastWriteAt: circuit.lastSuccessAt,
+    }),
     async stop() {
       stopper.abort();
       // The source completes at once; the chain then drains. Past the deadline (plus a margin for

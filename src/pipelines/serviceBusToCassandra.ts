@@ -6,7 +6,7 @@ import { type BatchWindowOptions, batchWindow } from '../operators/batchWindow.j
 import { decode } from '../operators/decode.js';
 import { keyBy } from '../operators/keyBy.js';
 import { validate } from '../operators/validate.js';
-import type { BatchResult, RetryOptions } from '../operators/writeThenSettle.js';
+import type { BatchResult, RedeliveryOptions, RetryOptions } from '../operators/writeThenSettle.js';
 import { type TableTarget, writeToCassandra } from '../operators/writeToCassandra.js';
 import {
   fromServiceBus,
@@ -21,7 +21,7 @@ export interface ServiceBusToCassandraOptions<S extends StandardSchemaV1> {
   entity: ServiceBusEntity;
   /** Consume a session-enabled entity. */
   sessions?: ServiceBusSourceOptions['sessions'];
-  /** Default 1000. */
+  /** Default: the service's `SLUICE_MAX_IN_FLIGHT`, else 1000. */
   maxInFlight?: number;
   /** What a message body must be (zod, valibot, arktype, ...). */
   schema: S;
@@ -36,6 +36,7 @@ export interface ServiceBusToCassandraOptions<S extends StandardSchemaV1> {
   /** Partitions written at once. Default 32. */
   concurrency?: number;
   retry?: RetryOptions;
+  redelivery?: RedeliveryOptions;
 }
 
 /**
@@ -59,13 +60,15 @@ export function serviceBusToCassandra<S extends StandardSchemaV1>(
       fromServiceBus({
         client: options.serviceBus,
         entity: options.entity,
-        maxInFlight: options.maxInFlight ?? 1000,
+        maxInFlight: options.maxInFlight ?? ctx.maxInFlight ?? 1000,
         ...(options.sessions === undefined ? {} : { sessions: options.sessions }),
         signal: ctx.signal,
         listener: ctx.listener,
         drainTimeoutMs: ctx.drainTimeoutMs,
+        onReceiveError: ctx.onReceiveError,
+        onReceiving: ctx.onReceiving,
       }),
-    process: (envelopes) =>
+    process: (envelopes, ctx) =>
       envelopes.pipe(
         decode(),
         validate(options.schema),
@@ -78,6 +81,8 @@ export function serviceBusToCassandra<S extends StandardSchemaV1>(
           concurrency: options.concurrency ?? 32,
           ...(options.consistency === undefined ? {} : { consistency: options.consistency }),
           ...(options.retry === undefined ? {} : { retry: options.retry }),
+          ...(options.redelivery === undefined ? {} : { redelivery: options.redelivery }),
+          circuit: ctx.circuit,
         }),
       ),
   });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
-import { ServiceBusClient } from '@azure/service-bus';
+import { RetryMode, ServiceBusClient } from '@azure/service-bus';
 import cassandra from 'cassandra-driver';
 import type { SluiceConfig } from './config.js';
 
@@ -13,7 +13,17 @@ export function createServiceBusClient(
   config: SluiceConfig['serviceBus'],
   credential?: TokenCredential,
 ): ServiceBusClient {
-  const options = config.endpoint === undefined ? {} : { customEndpointAddress: config.endpoint };
+  const options = {
+    ...(config.endpoint === undefined ? {} : { customEndpointAddress: config.endpoint }),
+    // The SDK's default waits 30 s between its own retries, so refused credentials surface after
+    // 90 s. Sluice's receive loop retries with its own backoff, so the SDK's retries stay short.
+    retryOptions: {
+      maxRetries: 2,
+      retryDelayInMs: 500,
+      maxRetryDelayInMs: 5_000,
+      mode: RetryMode.Exponential,
+    },
+  };
   if (config.connectionString !== undefined) return new ServiceBusClient(config.connectionString, options);
   const namespace = config.namespace!;
   const host =
@@ -58,6 +68,9 @@ export function cassandraClientOptions(config: SluiceConfig['cassandra']): cassa
     authProvider = new cassandra.auth.PlainTextAuthProvider(c.username, c.password);
   }
   return {
+    // After an outage the driver's default exponential reconnection waits longer the longer it
+    // lasted; a constant second brings writes back within about a second of the node's return.
+    policies: { reconnection: new cassandra.policies.reconnection.ConstantReconnectionPolicy(1_000) },
     contactPoints: c.contactPoints,
     localDataCenter: c.localDataCenter,
     protocolOptions: { port: c.port, maxVersion: 4 },

@@ -77,7 +77,10 @@ export function loadConfig(env: Env = process.env): SluiceConfig {
   if (connectionString !== undefined && namespace !== undefined) {
     problems.push('set only one of SERVICEBUS_CONNECTION_STRING and SERVICEBUS_NAMESPACE');
   }
-  if (connectionString !== undefined && !/^Endpoint=sb:\/\/[^;]+;/i.test(connectionString)) {
+  if (
+    connectionString !== undefined &&
+    !/^Endpoint=sb:\/\/[A-Za-z0-9.-]+(:\d+)?\/?;/i.test(connectionString)
+  ) {
     // The value itself is a secret: name the variable and the shape, never echo it.
     problems.push(
       'SERVICEBUS_CONNECTION_STRING must look like Endpoint=sb://<host>/;SharedAccessKeyName=<name>;SharedAccessKey=<key>',

@@ -14,6 +14,7 @@ import { CreditGate } from './creditGate.js';
 import { dispositionGateOf } from './dispositionGate.js';
 import { LockRenewer } from './lockRenewer.js';
 import { defaultKeyOf, type KeyOf, toEnvelope } from './serviceBusEnvelope.js';
+import { isFatalServiceBusError } from './serviceBusErrors.js';
 
 /** Where to receive from: a queue, or a topic's subscription. */
 export type ServiceBusEntity = { queue: string } | { topic: string; subscription: string };
@@ -53,8 +54,10 @@ export interface ServiceBusSourceOptions {
    * Service Bus redelivers it). Default 10 s: after a lost connection the SDK can wait far longer.
    */
   settleTimeoutMs?: number;
-  /** Told about receive errors that the source retries (a connection blip); for logs. */
+  /** Told about receive errors that the source retries (a connection blip); for logs and readiness. */
   onReceiveError?: (error: unknown) => void;
+  /** Told each time a receive call (or a session accept) succeeds, messages or not: the link works. */
+  onReceiving?: () => void;
 }
 
 const RECEIVE_BACKOFF = { initialDelayMs: 200, maxDelayMs: 10_000 };
@@ -221,9 +224,10 @@ async function receiveEntity(run: SourceRun): Promise<void> {
     try {
       messages = await receiveWithinRoom(run, receiver, options.maxWaitTimeInMs ?? 1000);
       failures = 0;
+      options.onReceiving?.();
     } catch (error) {
       if (signal.aborted) break;
-      if (isFatal(error)) throw error;
+      if (isFatalServiceBusError(error)) throw error;
       options.onReceiveError?.(error);
       await backoff(++failures, signal);
       continue;
@@ -261,22 +265,35 @@ async function sessionWorker(run: SourceRun): Promise<void> {
   let failures = 0;
 
   while (!signal.aborted) {
-    let receiver: ServiceBusSessionReceiver;
+    let receiver: ServiceBusSessionReceiver | undefined;
     try {
-      receiver =
+      const accepting =
         'queue' in options.entity
-          ? await options.client.acceptNextSession(options.entity.queue, receiverOptions)
-          : await options.client.acceptNextSession(
+          ? options.client.acceptNextSession(options.entity.queue, receiverOptions)
+          : options.client.acceptNextSession(
               options.entity.topic,
               options.entity.subscription,
               receiverOptions,
             );
+      // The SDK waits up to a minute for a session and ignores the abort signal: a stop must not.
+      receiver = await untilAborted(accepting, signal);
+      if (receiver === undefined) {
+        accepting
+          .then(
+            (late) => late.close(),
+            () => undefined,
+          )
+          .catch(() => undefined);
+        break;
+      }
       failures = 0;
+      options.onReceiving?.();
     } catch (error) {
       if (signal.aborted) break;
-      if (isFatal(error)) throw error;
+      if (isFatalServiceBusError(error)) throw error;
       // No session available is the normal idle state, not an error worth reporting.
-      if (!(isServiceBusError(error) && error.code === 'ServiceTimeout')) options.onReceiveError?.(error);
+      if (isServiceBusError(error) && error.code === 'ServiceTimeout') options.onReceiving?.();
+      else options.onReceiveError?.(error);
       await backoff(++failures, signal);
       continue;
     }
@@ -332,14 +349,23 @@ function entityPathOf(entity: ServiceBusEntity): string {
   return 'queue' in entity ? entity.queue : `${entity.topic}/Subscriptions/${entity.subscription}`;
 }
 
-// A missing entity or a refused token will not heal by retrying: stop and say so.
-function isFatal(error: unknown): boolean {
-  return (
-    isServiceBusError(error) &&
-    (error.code === 'MessagingEntityNotFound' ||
-      error.code === 'UnauthorizedAccess' ||
-      error.code === 'MessagingEntityDisabled')
-  );
+/** The promise's value, or `undefined` as soon as `signal` aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = () => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 function backoff(attempt: number, signal: AbortSignal): Promise<void> {
