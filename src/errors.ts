@@ -143,6 +143,9 @@ export class UserFunctionError extends SluiceError {
 
 /** The message of anything thrown, for descriptions and logs. */
 export function messageOf(error: unknown): string {
+  // The Azure SDK gathers the errors of its own retries in an AggregateError with an empty message.
+  if (error instanceof AggregateError && error.errors.length > 0)
+    return [...new Set(error.errors.map(messageOf))].join('; ');
   return error instanceof Error ? error.message : String(error);
 }
 

@@ -206,7 +206,7 @@ export async function runService(modulePath: string, env: NodeJS.ProcessEnv = pr
   const code = failure === undefined ? EXIT.stopped : exitCodeOf(failure);
   if (failure !== undefined) {
     logger.error({ err: failure }, 'a pipeline failed; stopping the others');
-    if (code === EXIT.config) console.error(`sluice: ${messageOf(failure)}`);
+    if (code === EXIT.config) console.error(`sluice: ${describeFatal(failure, config)}`);
   }
   // Whatever hangs from here on, the process ends in time.
   setTimeout(() => {
@@ -224,6 +224,17 @@ export async function runService(modulePath: string, env: NodeJS.ProcessEnv = pr
   await tracing.shutdown();
   logger.info({ code }, 'stopped');
   return code;
+}
+
+/** One line for a person: what was refused, and by which key name or identity (never the key). */
+function describeFatal(error: unknown, config: SluiceConfig): string {
+  if (!isFatalServiceBusError(error)) return messageOf(error);
+  const keyName = /SharedAccessKeyName=([^;]*)/i.exec(config.serviceBus.connectionString ?? '')?.[1];
+  const who =
+    keyName !== undefined
+      ? `key name '${keyName}'`
+      : `Microsoft Entra identity${config.serviceBus.clientId === undefined ? '' : ` ${config.serviceBus.clientId}`} on ${config.serviceBus.namespace}`;
+  return `Service Bus refused ${who}: ${messageOf(error)}`;
 }
 
 function exitCodeOf(error: unknown): number {
