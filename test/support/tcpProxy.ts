@@ -3,9 +3,14 @@ import net from 'node:net';
 /** A loopback TCP proxy whose connections a test can cut, to play a network failure. */
 export async function tcpProxy(
   targetPort: number,
-): Promise<{ port: number; cut(): number; close(): Promise<void> }> {
+): Promise<{ port: number; cut(): number; refuse(): void; accept(): void; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
+  let refusing = false;
   const server = net.createServer((client) => {
+    if (refusing) {
+      client.destroy();
+      return;
+    }
     const upstream = net.connect(targetPort, '127.0.0.1');
     for (const [a, b] of [
       [client, upstream],
@@ -23,6 +28,14 @@ export async function tcpProxy(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
+    /** Cuts every connection and drops new ones until `accept()`: the target is down, as a client sees it. */
+    refuse() {
+      refusing = true;
+      for (const s of sockets) s.destroy();
+    },
+    accept() {
+      refusing = false;
+    },
     cut() {
       const n = sockets.size;
       for (const s of sockets) s.destroy();

@@ -1,0 +1,109 @@
+import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
+import cassandra from 'cassandra-driver';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTelemetrySchema, runPipeline, startEmulator } from '../../src/index.js';
+import { telemetryPipeline } from '../../src/pipelines/examples/telemetry.js';
+import { emulatorConfig } from '../support/emulatorConfig.js';
+import { freshKeyspace } from './support/cassandra.js';
+
+// Poison and valid messages side by side, so that decode/validate dead-letter a message in the
+// same tick as its neighbours are completed: each must keep its own outcome and reason (rhea merges
+// adjacent dispositions of one flush into a range carrying the first one's state).
+const KS = 'sluice_it_interleaved';
+const TOTAL = 1_500;
+
+type Emulator = Awaited<ReturnType<typeof startEmulator>>;
+let emulator: Emulator;
+let ks: Awaited<ReturnType<typeof freshKeyspace>>;
+
+beforeAll(async () => {
+  emulator = await startEmulator({ port: 0, config: emulatorConfig({ mixed: { LockDuration: 'PT30S' } }) });
+  ks = await freshKeyspace(KS);
+  await createTelemetrySchema(ks.client, KS);
+});
+
+afterAll(async () => {
+  await emulator?.close();
+  await ks?.drop();
+});
+
+type Kind = 'valid' | 'DecodeFailed' | 'ValidationFailed';
+const kinds: Kind[] = [
+  'valid',
+  'DecodeFailed',
+  'valid',
+  'ValidationFailed',
+  'ValidationFailed',
+  'valid',
+  'DecodeFailed',
+];
+
+function message(i: number): { message: ServiceBusMessage; kind: Kind } {
+  const kind = kinds[i % kinds.length]!;
+  const at = new Date(Date.UTC(2026, 10, 30) + i * 1000).toISOString();
+  const body =
+    kind === 'DecodeFailed'
+      ? `{"deviceId": "d${i}`
+      : JSON.stringify({ deviceId: `d${i % 40}`, at, metric: 'temp', value: kind === 'valid' ? i : `v${i}` });
+  return { message: { body: Buffer.from(body), messageId: `m-${i}` }, kind };
+}
+
+describe('dead letters beside completions', () => {
+  it('each message ends with exactly its own outcome and reason; rows exactly the valid messages', async () => {
+    const client = new ServiceBusClient(emulator.connectionString);
+    const sender = client.createSender('mixed');
+    for (let i = 0; i < TOTAL; i += 250) {
+      await sender.sendMessages(Array.from({ length: 250 }, (_, j) => message(i + j).message));
+    }
+    const running = runPipeline(
+      telemetryPipeline({
+        serviceBus: client,
+        entity: { queue: 'mixed' },
+        cassandra: ks.client,
+        keyspace: KS,
+        consistency: cassandra.types.consistencies.one,
+        maxInFlight: 300,
+        batch: { maxCount: 1, maxWaitMs: 0 },
+      }),
+      { drainTimeoutMs: 2_000 },
+    );
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const stats = emulator.stats('mixed');
+      if (stats.active + stats.locked === 0 && running.counts().inFlight === 0) break;
+      if (Date.now() > deadline) throw new Error('the queue did not drain');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await running.stop();
+
+    const dead = new Map<string, { reason: string; description: string }>();
+    const dlq = client.createReceiver('mixed', {
+      subQueueType: 'deadLetter',
+      receiveMode: 'receiveAndDelete',
+    });
+    for (;;) {
+      const got = await dlq.receiveMessages(500, { maxWaitTimeInMs: 1_000 });
+      if (got.length === 0) break;
+      for (const m of got)
+        dead.set(String(m.messageId), {
+          reason: String(m.deadLetterReason),
+          description: String(m.deadLetterErrorDescription),
+        });
+    }
+    await client.close();
+
+    const expected = Array.from({ length: TOTAL }, (_, i) => [`m-${i}`, message(i).kind] as const);
+    expect(new Map([...dead].map(([id, d]) => [id, d.reason]))).toEqual(
+      new Map(expected.filter(([, kind]) => kind !== 'valid')),
+    );
+    for (const [id, d] of dead) {
+      if (d.reason === 'ValidationFailed') expect(d.description, id).toMatch(/^value: /);
+      else expect(d.description, id).toMatch(/not valid JSON/);
+    }
+    const ids = new Set<string>();
+    const rows = ks.client.stream(`SELECT message_id FROM ${KS}.readings`, [], { prepare: true });
+    for await (const row of rows as unknown as AsyncIterable<cassandra.types.Row>)
+      ids.add(row.get('message_id'));
+    expect(ids).toEqual(new Set(expected.filter(([, kind]) => kind === 'valid').map(([id]) => id)));
+  });
+});
