@@ -663,7 +663,9 @@ export class EmulatorServer {
     }
     if (status === 202) this.stats.cbsAccepted++;
     else this.stats.cbsRejected++;
-    this.reply(st, request, { 'status-code': status, 'status-description': description }, undefined, via);
+    // An int, as the service sends it: Java casts the value to Integer and Go asserts int32, so a uint fails both.
+    const reply = { 'status-code': rhea.types.wrap_int(status), 'status-description': description };
+    this.reply(st, request, reply, undefined, via);
   }
 
   private onManagement(st: ConnState, entity: string, request: Message, via: Receiver): void {
@@ -685,7 +687,7 @@ export class EmulatorServer {
       result = handleManagement(this.ns, resolved, request, this.now());
       resolved.queue?.pump();
     }
-    const props: Any = { statusCode: result.statusCode };
+    const props: Any = { statusCode: rhea.types.wrap_int(result.statusCode) };
     if (result.description) props.statusDescription = result.description;
     if (result.condition) props.errorCondition = result.condition;
     this.reply(st, request, props, result.body ?? {}, via);
