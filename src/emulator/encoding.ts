@@ -83,6 +83,23 @@ export function encodeForDelivery(msg: Message, view: DeliveryView): Buffer {
   else delete annotations[ANN.lockedUntil];
   if (view.state !== undefined) annotations[ANN.messageState] = types.wrap_int(view.state);
   Object.assign(annotations, view.extraAnnotations ?? {});
-  const out = { ...msg, message_annotations: annotations, delivery_count: view.deliveryCount } as Message;
-  return rhea.message.encode(out);
+  const { footer, ...rest } = {
+    ...msg,
+    message_annotations: annotations,
+    delivery_count: view.deliveryCount,
+  };
+  const head = rhea.message.encode(rest as Message);
+  return footer ? Buffer.concat([head, encodeFooter(footer)]) : head;
+}
+
+const FOOTER = 0x78;
+type WriterLike = { write(o: unknown): void; toBuffer(): Buffer };
+const { Writer } = types as unknown as { Writer: new () => WriterLike };
+
+// rhea writes the footer before the body; the footer is the last section of a message, and proton-j
+// (Java) takes the first section after the application properties as the body.
+function encodeFooter(footer: Record<string, unknown>): Buffer {
+  const w = new Writer();
+  w.write(types.described_nc(types.wrap_ulong(FOOTER), types.wrap_map(footer)));
+  return w.toBuffer();
 }

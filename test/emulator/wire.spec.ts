@@ -1,7 +1,17 @@
+import rhea, { type Message } from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSasToken } from '../../src/emulator/auth.js';
 import { config, type Harness, harness } from './helpers.js';
-import { applicationPropertyCode, INT_CODES, request, type Tapped, tappedConnection } from './wire.js';
+import {
+  applicationPropertyCode,
+  INT_CODES,
+  parseFrames,
+  request,
+  sections,
+  type Tapped,
+  tappedConnection,
+  transfers,
+} from './wire.js';
 
 // What strict clients (Java's proton-j, go-amqp) read byte for byte; the JS SDK forgives all of it.
 describe('emulator wire format', () => {
@@ -44,6 +54,53 @@ describe('emulator wire format', () => {
     for (const [operation, body] of ops) {
       const { raw } = await request(tap, 'wire/$management', { operation }, body);
       expect(INT_CODES).toContain(applicationPropertyCode(raw, 'statusCode'));
+    }
+  });
+
+  it('delivers a stored message with its sections in AMQP order, the footer last, an empty footer too', async () => {
+    const sent = [
+      {
+        durable: true,
+        delivery_annotations: { 'x-hop': 'a' },
+        message_annotations: { 'x-app': 'b' },
+        message_id: 'order-1',
+        application_properties: { k: 'v' },
+        body: rhea.message.data_section(Buffer.from('java-style')),
+        footer: {},
+      },
+      { message_id: 'order-2', body: 'value-body', footer: { 'x-sig': 'abc' } },
+    ];
+    const sender = tap.connection.open_sender({ target: { address: 'wire' } });
+    for (const m of sent) {
+      await new Promise<void>((resolve, reject) => {
+        const d = sender.send(m as unknown as Message);
+        sender.on('accepted', (ctx) => ctx.delivery === d && resolve());
+        sender.on('rejected', (ctx) => ctx.delivery === d && reject(new Error('rejected')));
+      });
+    }
+    const got: Message[] = [];
+    await new Promise<void>((resolve) => {
+      const receiver = tap.connection.open_receiver({ source: { address: 'wire' }, snd_settle_mode: 1 });
+      receiver.on('message', (ctx) => {
+        got.push(ctx.message as Message);
+        if (got.length === sent.length) resolve();
+      });
+    });
+    expect(got.map((m) => m.message_id)).toEqual(['order-1', 'order-2']);
+    expect((got[0]!.body as { content?: Buffer }).content?.toString()).toBe('java-style');
+    expect(got[1]?.body).toBe('value-body');
+    const delivered = transfers(parseFrames(tap.received())).filter((t) =>
+      ['order-1', 'order-2'].includes(
+        String((rhea.message.decode(t.payload) as unknown as Message).message_id),
+      ),
+    );
+    expect(delivered).toHaveLength(2);
+    for (const t of delivered) {
+      const codes = sections(t.payload).map((s) => s.code);
+      // header, delivery annotations, message annotations, properties, application properties, body, footer
+      expect(codes).toEqual([...codes].sort((a, b) => a - b));
+      expect(codes.at(-1)).toBe(0x78);
+      expect(codes.filter((c) => c >= 0x75 && c <= 0x77)).toHaveLength(1);
     }
   });
 });
