@@ -13,6 +13,7 @@ import { decodeTransfer, encodeForDelivery, lockTokenTag, reorderGuid, ticksBuff
 import { type Namespace, type Resolved, stripHost } from './entities.js';
 import { handleManagement, type ManagementReply } from './management.js';
 import type { Consumer, EmulatorOpError, MessageQueue, ReceiveMode, StoredMessage } from './queue.js';
+import { sourceFields, targetFields } from './termini.js';
 
 interface Outcomes {
   accepted(): { described(): unknown };
@@ -364,8 +365,11 @@ export class EmulatorServer {
   private echoAttach(link: Sender | Receiver, extra: Any = {}): void {
     const remote = (link as unknown as { remote: { attach: Any } }).remote.attach;
     const local = (link as unknown as { local: { attach: Any } }).local.attach;
-    if (remote.source) link.set_source(remote.source as never);
-    if (remote.target) link.set_target(remote.target as never);
+    // Copies, never the decoded termini themselves: see `detached`.
+    const source = sourceFields(remote.source);
+    const target = targetFields(remote.target);
+    if (source) link.set_source(source as never);
+    if (target) link.set_target(target as never);
     local.snd_settle_mode = remote.snd_settle_mode ?? 0;
     local.rcv_settle_mode = remote.rcv_settle_mode ?? 0;
     Object.assign(local, extra);
@@ -451,7 +455,8 @@ export class EmulatorServer {
       st.consumers.delete(cons);
       const e = err as EmulatorOpError;
       // Without the session id in the echoed filter the SDK reports SessionCannotBeLocked itself.
-      link.set_source({ ...source, filter: undefined } as never);
+      const { filter: _sent, ...echo } = sourceFields(remote.source) ?? {};
+      link.set_source(echo as never);
       this.fail(link, e.condition ?? 'amqp:internal-error', e.message);
       return;
     }
@@ -471,7 +476,7 @@ export class EmulatorServer {
   private grantSession(cons: LinkConsumer, id: string, lockedUntil: number): void {
     const link = cons.link;
     const remote = (link as unknown as { remote: { attach: Any } }).remote.attach;
-    const source = { ...((remote.source ?? {}) as Any), filter: { [SESSION_FILTER]: id } };
+    const source = { ...sourceFields(remote.source), filter: { [SESSION_FILTER]: id } };
     link.set_source(source as never);
     const local = (link as unknown as { local: { attach: Any } }).local.attach;
     local.properties = { [LOCKED_UNTIL_PROPERTY]: rhea.types.wrap_long(ticksBuffer(lockedUntil)) };

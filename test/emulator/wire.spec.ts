@@ -4,8 +4,13 @@ import { createSasToken } from '../../src/emulator/auth.js';
 import { config, type Harness, harness } from './helpers.js';
 import {
   applicationPropertyCode,
+  CODE,
+  descriptorOf,
+  fields,
   INT_CODES,
   parseFrames,
+  type RawTyped,
+  readOne,
   request,
   sections,
   type Tapped,
@@ -101,6 +106,30 @@ describe('emulator wire format', () => {
       expect(codes).toEqual([...codes].sort((a, b) => a - b));
       expect(codes.at(-1)).toBe(0x78);
       expect(codes.filter((c) => c >= 0x75 && c <= 0x77)).toHaveLength(1);
+    }
+  });
+
+  it('echoes empty (list0) termini empty on every attach, and never writes into rhea decoded values', async () => {
+    const echoed = (name: string) => {
+      const attach = parseFrames(tap.received()).find(
+        (f) => descriptorOf(f.performative) === CODE.attach && fields(f.performative)[0]?.value === name,
+      );
+      const [source, target] = fields(attach!.performative).slice(5, 7) as [RawTyped, RawTyped];
+      return { source, target };
+    };
+    for (let round = 0; round < 2; round++) {
+      for (const role of ['receiver', 'sender'] as const) {
+        const name = `list0-${role}-${round}`;
+        const options = { name, source: {}, target: {} };
+        const link =
+          role === 'receiver' ? tap.connection.open_receiver(options) : tap.connection.open_sender(options);
+        await new Promise<void>((resolve) => link.once(`${role}_close`, () => resolve()));
+        const { source, target } = echoed(name);
+        expect([descriptorOf(source), descriptorOf(target)]).toEqual([0x28, 0x29]);
+        expect(fields(source)).toEqual([]);
+        expect(fields(target)).toEqual([]);
+        expect(readOne(Buffer.from([0x45])).value).toEqual([]);
+      }
     }
   });
 });

@@ -60,6 +60,10 @@ export function parseFrames(bytes: Buffer): RawFrame[] {
   return out;
 }
 
+export function readOne(bytes: Buffer): RawTyped {
+  return new Reader(bytes).read();
+}
+
 export function fields(t: RawTyped): RawTyped[] {
   return (t.value as RawTyped[] | undefined) ?? [];
 }
