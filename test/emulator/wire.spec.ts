@@ -120,7 +120,7 @@ describe('emulator wire format', () => {
     for (let round = 0; round < 2; round++) {
       for (const role of ['receiver', 'sender'] as const) {
         const name = `list0-${role}-${round}`;
-        const options = { name, source: {}, target: {} };
+        const options = { name, source: {}, target: {} } as never;
         const link =
           role === 'receiver' ? tap.connection.open_receiver(options) : tap.connection.open_sender(options);
         await new Promise<void>((resolve) => link.once(`${role}_close`, () => resolve()));
