@@ -13,6 +13,7 @@ import { decodeTransfer, encodeForDelivery, lockTokenTag, reorderGuid, ticksBuff
 import { type Namespace, type Resolved, stripHost } from './entities.js';
 import { handleManagement, type ManagementReply } from './management.js';
 import type { Consumer, EmulatorOpError, MessageQueue, ReceiveMode, StoredMessage } from './queue.js';
+import { readSessionFilter, SESSION_FILTER, type SessionRequest } from './sessionFilter.js';
 import { sourceFields, targetFields } from './termini.js';
 
 interface Outcomes {
@@ -24,7 +25,6 @@ interface Outcomes {
 const outcomes = rhea.message as unknown as Outcomes;
 
 const locksByDelivery = new WeakMap<object, { queue: MessageQueue; token: string }>();
-const SESSION_FILTER = 'com.microsoft:session-filter';
 const TIMEOUT_PROPERTY = 'com.microsoft:timeout';
 const LOCKED_UNTIL_PROPERTY = 'com.microsoft:locked-until-utc';
 
@@ -49,6 +49,7 @@ interface ConnState {
 interface SessionWaiter {
   queue: MessageQueue;
   consumer: LinkConsumer;
+  request: SessionRequest;
   deadline: number;
   conn: ConnState;
 }
@@ -428,8 +429,8 @@ export class EmulatorServer {
     const cons = new LinkConsumer(link, queue, mode, () => {
       this.stats.messagesDelivered++;
     });
-    const filter = (source.filter ?? undefined) as Any | undefined;
-    const wantsSession = filter !== undefined && SESSION_FILTER in filter;
+    const sessionRequest = readSessionFilter((source.filter ?? undefined) as Any | undefined);
+    const wantsSession = sessionRequest !== undefined;
     if (queue.sessionful !== wantsSession) {
       this.fail(
         link,
@@ -441,16 +442,14 @@ export class EmulatorServer {
       return;
     }
     st.consumers.add(cons);
-    if (!wantsSession) {
+    if (!sessionRequest) {
       cons.active = true;
       queue.addConsumer(cons);
       return;
     }
-    const requested = filter[SESSION_FILTER];
-    const requestedId = requested === undefined || requested === null ? undefined : String(requested);
     let session: ReturnType<MessageQueue['acceptSession']>;
     try {
-      session = queue.acceptSession(cons, requestedId);
+      session = queue.acceptSession(cons, sessionRequest.id);
     } catch (err) {
       st.consumers.delete(cons);
       const e = err as EmulatorOpError;
@@ -461,22 +460,28 @@ export class EmulatorServer {
       return;
     }
     if (session) {
-      this.grantSession(cons, session.id, session.lockedUntil);
+      this.grantSession(cons, sessionRequest, session.id, session.lockedUntil);
       return;
     }
     const props = (remote.properties ?? {}) as Any;
     const timeout =
       typeof props[TIMEOUT_PROPERTY] === 'number' ? (props[TIMEOUT_PROPERTY] as number) : 60_000;
     this.holdAttach(link);
-    const w: SessionWaiter = { queue, consumer: cons, deadline: this.now() + timeout, conn: st };
+    const w: SessionWaiter = {
+      queue,
+      consumer: cons,
+      request: sessionRequest,
+      deadline: this.now() + timeout,
+      conn: st,
+    };
     st.waiters.add(w);
     this.waiters.add(w);
   }
 
-  private grantSession(cons: LinkConsumer, id: string, lockedUntil: number): void {
+  private grantSession(cons: LinkConsumer, request: SessionRequest, id: string, lockedUntil: number): void {
     const link = cons.link;
     const remote = (link as unknown as { remote: { attach: Any } }).remote.attach;
-    const source = { ...sourceFields(remote.source), filter: { [SESSION_FILTER]: id } };
+    const source = { ...sourceFields(remote.source), filter: { [SESSION_FILTER]: request.echo(id) } };
     link.set_source(source as never);
     const local = (link as unknown as { local: { attach: Any } }).local.attach;
     local.properties = { [LOCKED_UNTIL_PROPERTY]: rhea.types.wrap_long(ticksBuffer(lockedUntil)) };
@@ -491,7 +496,7 @@ export class EmulatorServer {
       if (!s) return;
       this.waiters.delete(w);
       w.conn.waiters.delete(w);
-      this.grantSession(w.consumer, s.id, s.lockedUntil);
+      this.grantSession(w.consumer, w.request, s.id, s.lockedUntil);
       this.releaseAttach(w.consumer.link);
     }
   }

@@ -8,6 +8,7 @@ import {
   descriptorOf,
   fields,
   INT_CODES,
+  mapEntry,
   parseFrames,
   type RawTyped,
   readOne,
@@ -18,12 +19,15 @@ import {
   transfers,
 } from './wire.js';
 
+const SESSION_FILTER = 'com.microsoft:session-filter';
+const SESSION_FILTER_CODE = 0x137000000c;
+
 // What strict clients (Java's proton-j, go-amqp) read byte for byte; the JS SDK forgives all of it.
 describe('emulator wire format', () => {
   let h: Harness;
   let tap: Tapped;
   beforeAll(async () => {
-    h = await harness(config({ wire: { LockDuration: 'PT30S' } }));
+    h = await harness(config({ wire: { LockDuration: 'PT30S' }, sess: { RequiresSession: true } }));
     tap = await tappedConnection(h.emulator.port);
   });
   afterAll(async () => {
@@ -131,5 +135,59 @@ describe('emulator wire format', () => {
         expect(readOne(Buffer.from([0x45])).value).toEqual([]);
       }
     }
+  });
+
+  async function send(address: string, messages: Message[]): Promise<void> {
+    const sender = tap.connection.open_sender({ target: { address } });
+    for (const m of messages) {
+      await new Promise<void>((resolve, reject) => {
+        const d = sender.send(m);
+        sender.on('accepted', (ctx) => ctx.delivery === d && resolve());
+        sender.on('rejected', (ctx) => ctx.delivery === d && reject(new Error('rejected')));
+      });
+    }
+    sender.close();
+  }
+
+  /** Attaches a session receiver with the given filter value; returns the echoed filter value and the first body. */
+  async function acceptSession(name: string, filterValue: unknown) {
+    const receiver = tap.connection.open_receiver({
+      name,
+      source: { address: 'sess', filter: { [SESSION_FILTER]: filterValue } },
+      snd_settle_mode: 1,
+    } as never);
+    const body = await new Promise<unknown>((resolve) => {
+      receiver.once('message', (ctx) => resolve(ctx.message?.body));
+      setTimeout(() => resolve(undefined), 500);
+    });
+    receiver.close();
+    const attach = parseFrames(tap.received()).find(
+      (f) => descriptorOf(f.performative) === CODE.attach && fields(f.performative)[0]?.value === name,
+    );
+    const source = fields(attach!.performative)[5]!;
+    return { echoed: mapEntry(fields(source)[7]!, SESSION_FILTER), body };
+  }
+
+  it('echoes the session filter in the form it came: described for described (Go), bare for bare (Java, JS)', async () => {
+    await send('sess', [
+      { group_id: 'go', body: 'for-go' },
+      { group_id: 'java', body: 'for-java' },
+    ] as Message[]);
+    const go = await acceptSession('go-style', rhea.types.wrap_described('go', SESSION_FILTER_CODE));
+    expect(go.body).toBe('for-go');
+    expect(descriptorOf(go.echoed)).toBe(SESSION_FILTER_CODE);
+    expect(go.echoed?.value).toBe('go');
+    const java = await acceptSession('java-style', 'java');
+    expect(java.body).toBe('for-java');
+    expect(java.echoed?.descriptor).toBeUndefined();
+    expect(java.echoed?.value).toBe('java');
+  });
+
+  it('reads a described null session filter (Go accept-next) as "next available session", not a session "null"', async () => {
+    await send('sess', [{ group_id: 'next-one', body: 'next' }] as Message[]);
+    const next = await acceptSession('go-next', rhea.types.wrap_described(null, SESSION_FILTER_CODE));
+    expect(next.body).toBe('next');
+    expect(descriptorOf(next.echoed)).toBe(SESSION_FILTER_CODE);
+    expect(next.echoed?.value).toBe('next-one');
   });
 });
