@@ -15,6 +15,9 @@ export const ANN = {
   enqueueSequenceNumber: 'x-opt-enqueue-sequence-number',
 } as const;
 
+/** The delivery annotation carrying a peek-lock message's lock token (Go reads it there, not from the tag). */
+export const LOCK_TOKEN_ANNOTATION = 'x-opt-lock-token';
+
 /** The batch message format the SDKs use: each data section of the body is one encoded message. */
 export const BATCH_FORMAT = 0x80013700;
 
@@ -72,6 +75,8 @@ export interface DeliveryView {
   lockedUntil?: number;
   state?: 0 | 1 | 2;
   extraAnnotations?: Record<string, unknown>;
+  /** Peek-lock deliveries and management replies carry it, as the service sends them. */
+  lockToken?: string;
 }
 
 /** Encodes a stored message for delivery, adding the broker annotations and the header the SDK reads. */
@@ -83,8 +88,13 @@ export function encodeForDelivery(msg: Message, view: DeliveryView): Buffer {
   else delete annotations[ANN.lockedUntil];
   if (view.state !== undefined) annotations[ANN.messageState] = types.wrap_int(view.state);
   Object.assign(annotations, view.extraAnnotations ?? {});
+  const delivery: Record<string, unknown> = { ...(msg.delivery_annotations ?? {}) };
+  if (view.lockToken)
+    delivery[LOCK_TOKEN_ANNOTATION] = types.wrap_uuid(Buffer.from(rhea.string_to_uuid(view.lockToken)));
+  else delete delivery[LOCK_TOKEN_ANNOTATION];
   const { footer, ...rest } = {
     ...msg,
+    delivery_annotations: Object.keys(delivery).length > 0 ? delivery : undefined,
     message_annotations: annotations,
     delivery_count: view.deliveryCount,
   };

@@ -159,6 +159,7 @@ export function handleManagement(ns: Namespace, r: Resolved, request: Message, n
               enqueuedAt: m.enqueuedAt,
               deliveryCount: m.deliveryCount,
               lockedUntil: m.lockedUntil,
+              lockToken: m.lockToken,
             }),
           };
           if (m.lockToken)

@@ -125,6 +125,7 @@ class LinkConsumer implements Consumer {
       enqueuedAt: m.enqueuedAt,
       deliveryCount: m.deliveryCount,
       lockedUntil: this.mode === 'peekLock' ? m.lockedUntil : undefined,
+      lockToken: token,
     });
     const tag = token
       ? lockTokenTag(token)

@@ -92,7 +92,9 @@ describe('emulator wire format', () => {
       const receiver = tap.connection.open_receiver({ source: { address: 'wire' }, snd_settle_mode: 1 });
       receiver.on('message', (ctx) => {
         got.push(ctx.message as Message);
-        if (got.length === sent.length) resolve();
+        if (got.length < sent.length) return;
+        receiver.close();
+        resolve();
       });
     });
     expect(got.map((m) => m.message_id)).toEqual(['order-1', 'order-2']);
@@ -189,5 +191,46 @@ describe('emulator wire format', () => {
     expect(next.body).toBe('next');
     expect(descriptorOf(next.echoed)).toBe(SESSION_FILTER_CODE);
     expect(next.echoed?.value).toBe('next-one');
+  });
+
+  it('puts x-opt-lock-token (a uuid delivery annotation) on deferred messages received by sequence number', async () => {
+    await send('wire', [{ message_id: 'deferred', body: 'later' }] as Message[]);
+    const seq = await new Promise<number>((resolve) => {
+      const receiver = tap.connection.open_receiver({ source: { address: 'wire' }, autoaccept: false });
+      receiver.once('message', (ctx) => {
+        ctx.delivery?.modified({ undeliverable_here: true });
+        resolve(Number(ctx.message?.message_annotations?.['x-opt-sequence-number']));
+        receiver.close();
+      });
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h.emulator.stats('wire').deferred).toBe(1);
+    const { reply } = await request(
+      tap,
+      'wire/$management',
+      { operation: 'com.microsoft:receive-by-sequence-number' },
+      {
+        'sequence-numbers': rhea.types.wrap_array([seq], 0x81, undefined),
+        'receiver-settle-mode': rhea.types.wrap_ubyte(1),
+      },
+    );
+    expect(reply.application_properties?.statusCode).toBe(200);
+    const [entry] = (reply.body as { messages: { message: Buffer; 'lock-token': Buffer }[] }).messages;
+    const mapToken = rhea.uuid_to_string(entry!['lock-token']);
+    const annotations = sections(entry!.message).find((x) => x.code === 0x71);
+    const token = annotations && mapEntry(annotations.value, 'x-opt-lock-token');
+    expect(token?.type.typecode).toBe(0x98);
+    expect(rhea.uuid_to_string(token!.value as Buffer)).toBe(mapToken);
+    const done = await request(
+      tap,
+      'wire/$management',
+      { operation: 'com.microsoft:update-disposition' },
+      {
+        'disposition-status': 'completed',
+        'lock-tokens': rhea.types.wrap_array([token!.value], 0x98, undefined),
+      },
+    );
+    expect(done.reply.application_properties?.statusCode).toBe(200);
+    expect(h.emulator.stats('wire').total).toBe(0);
   });
 });
