@@ -27,7 +27,13 @@ describe('emulator wire format', () => {
   let h: Harness;
   let tap: Tapped;
   beforeAll(async () => {
-    h = await harness(config({ wire: { LockDuration: 'PT30S' }, sess: { RequiresSession: true } }));
+    h = await harness(
+      config({
+        wire: { LockDuration: 'PT30S' },
+        sess: { RequiresSession: true },
+        listed: { RequiresSession: true },
+      }),
+    );
     tap = await tappedConnection(h.emulator.port);
   });
   afterAll(async () => {
@@ -232,5 +238,30 @@ describe('emulator wire format', () => {
     );
     expect(done.reply.application_properties?.statusCode).toBe(200);
     expect(h.emulator.stats('wire').total).toBe(0);
+  });
+
+  it('lists sessions (get-message-sessions) page by page, with the types Java and .NET read', async () => {
+    await send('listed', ['b', 'a', 'c', 'a'].map((g) => ({ group_id: g, body: g })) as Message[]);
+    const list = (skip: number, since = new Date(253402300800000)) =>
+      request(
+        tap,
+        'listed/$management',
+        { operation: 'com.microsoft:get-message-sessions' },
+        { 'last-updated-time': since, skip: rhea.types.wrap_int(skip), top: rhea.types.wrap_int(2) },
+      );
+    const first = await list(0);
+    expect(first.reply.application_properties?.statusCode).toBe(200);
+    expect(first.reply.body).toEqual({ skip: 2, 'sessions-ids': ['a', 'b'] });
+    const body = sections(first.raw).find((x) => x.code === 0x77)!.value;
+    expect(INT_CODES).toContain(mapEntry(body, 'skip')?.type.typecode);
+    expect([0xe0, 0xf0]).toContain(mapEntry(body, 'sessions-ids')?.type.typecode);
+    const second = await list(2);
+    expect(second.reply.body).toEqual({ skip: 3, 'sessions-ids': ['c'] });
+    const done = await list(3);
+    expect(done.reply.application_properties?.statusCode).toBe(204);
+    const recent = await list(0, new Date(Date.now() - 60_000));
+    expect(recent.reply.body).toEqual({ skip: 2, 'sessions-ids': ['a', 'b'] });
+    const future = await list(0, new Date(Date.now() + 60_000));
+    expect(future.reply.application_properties?.statusCode).toBe(204);
   });
 });
