@@ -8,6 +8,7 @@ import rhea, {
   type Receiver,
   type Sender,
 } from 'rhea';
+import { answerSettlement } from './answers.js';
 import { covers, type SasKey, verifySasToken } from './auth.js';
 import { decodeTransfer, encodeForDelivery, lockTokenTag, reorderGuid, ticksBuffer } from './encoding.js';
 import { type Namespace, type Resolved, stripHost } from './entities.js';
@@ -709,12 +710,7 @@ export class EmulatorServer {
     // Looked up by delivery, not by consumer: a link whose session lock was lost still gets lock-lost answers.
     const lock = locksByDelivery.get(delivery);
     const state = (delivery as unknown as { remote_state?: Any }).remote_state ?? {};
-    const answer = (outcome: unknown) => {
-      delivery.update(true, outcome as never);
-      // In receiver-settle-mode "second" the client never settles after us; without this rhea keeps the
-      // delivery in its 2048-slot session window forever and the link stalls.
-      (delivery as unknown as { remote_settled: boolean }).remote_settled = true;
-    };
+    const answer = (outcome: unknown) => answerSettlement(delivery, outcome);
     if (!lock) {
       answer(outcomes.accepted().described());
       return;

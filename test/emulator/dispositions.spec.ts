@@ -1,7 +1,16 @@
 import rhea, { type Delivery, type Receiver } from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { config, type Harness, harness } from './helpers.js';
-import { frames, type Tapped, tappedConnection } from './wire.js';
+import {
+  CODE,
+  descriptorOf,
+  fields,
+  frames,
+  parseFrames,
+  request,
+  type Tapped,
+  tappedConnection,
+} from './wire.js';
 
 type RawDelivery = Delivery & { id: number; tag: Buffer };
 type Described = { described(): unknown };
@@ -21,6 +30,7 @@ describe('emulator disposition ranges', () => {
       config({
         rejected: { LockDuration: 'PT30S', MaxDeliveryCount: 10 },
         modified: { LockDuration: 'PT30S', MaxDeliveryCount: 10 },
+        answers: { LockDuration: 'PT30S', MaxDeliveryCount: 10 },
       }),
     );
     tap = await tappedConnection(h.emulator.port);
@@ -110,7 +120,50 @@ describe('emulator disposition ranges', () => {
     ]);
     await again.close();
   });
+
+  it('answers each settlement with its own outcome, even when answers with different outcomes leave together', async () => {
+    await fill('answers', 2);
+    const { receiver, deliveries } = await take('answers', 2);
+    const [lost, kept] = deliveries as [RawDelivery, RawDelivery];
+    // The first lock is gone (completed through $management), the second is still held.
+    const token = rhea.string_to_uuid(rhea.uuid_to_string(reorder(lost.tag)));
+    const done = await request(
+      tap,
+      'answers/$management',
+      { operation: 'com.microsoft:update-disposition' },
+      { 'disposition-status': 'completed', 'lock-tokens': rhea.types.wrap_array([token], 0x98, undefined) },
+    );
+    expect(done.reply.application_properties?.statusCode).toBe(200);
+    const socket = (tap.connection as unknown as { socket: { cork(): void; uncork(): void } }).socket;
+    const accepted = outcomes.accepted().described();
+    // Unsettled, so the emulator answers each; both reach it in one read, so it answers in one pass.
+    socket.cork();
+    settleRange(receiver, lost.id, lost.id, accepted, false);
+    settleRange(receiver, kept.id, kept.id, accepted, false);
+    socket.uncork();
+    await until(() => h.emulator.stats('answers').total === 0);
+    await new Promise((r) => setTimeout(r, 100));
+    const outcome = (id: number) =>
+      parseFrames(tap.received())
+        .filter((f) => descriptorOf(f.performative) === CODE.disposition)
+        .map((f) => fields(f.performative))
+        .filter(([role, first, last]) => role?.value === false && covers(first, last, id))
+        .map((f) => descriptorOf(f[4]));
+    expect(outcome(lost.id)).toEqual([0x25]);
+    expect(outcome(kept.id)).toEqual([0x24]);
+    receiver.close();
+  });
 });
+
+function covers(first: { value: unknown } | undefined, last: { value: unknown } | undefined, id: number) {
+  const f = first?.value as number;
+  const l = (last?.value ?? f) as number;
+  return f <= id && id <= l;
+}
+
+function reorder(tag: Buffer): Buffer {
+  return Buffer.from([3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15].map((i) => tag[i] ?? 0));
+}
 
 async function until(check: () => boolean, timeoutMs = 3_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
