@@ -85,13 +85,6 @@ async function scenario(actions: BadAction[]): Promise<void> {
 
     for (const c of completions) {
       const mine = holds.filter((h) => h.id === c.id && h.gotAt <= c.at);
-      if (c.deliveryCount !== mine.length)
-        console.log(
-          'mismatch',
-          c,
-          mine,
-          holds.filter((h) => h.id === c.id),
-        );
       // Every bad hold that ended without dead-lettering cost exactly one delivery.
       expect(c.deliveryCount, `delivery count of ${c.id}`).toBe(mine.length);
       const last = mine.reduce<Hold | undefined>((a, h) => (a && a.gotAt > h.gotAt ? a : h), undefined);
