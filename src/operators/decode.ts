@@ -66,10 +66,33 @@ export function decodeJson(body: unknown): unknown {
   return body;
 }
 
+/**
+ * A UTF-8 byte order mark before the document is accepted (JSON.parse would refuse it, and some
+ * Windows producers write one). Strings with an unpaired surrogate (only a `\\uD800`-style escape can
+ * make one) are refused: UTF-8 cannot carry them, so Cassandra would store U+FFFD and two different
+ * ids could become one row.
+ */
 function parse(text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (error) {
     throw new Error(`body is not valid JSON (${(error as Error).message})`);
+  }
+  if (text.includes('\\u')) assertWellFormed(value, '(body)');
+  return value;
+}
+
+function assertWellFormed(value: unknown, path: string): void {
+  if (typeof value === 'string') {
+    if (!(value as string & { isWellFormed(): boolean }).isWellFormed())
+      throw new Error(`${path} has an unpaired UTF-16 surrogate, which UTF-8 cannot carry`);
+  } else if (Array.isArray(value)) {
+    value.forEach((v, i) => assertWellFormed(v, `${path}[${i}]`));
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      assertWellFormed(k, `${path} key`);
+      assertWellFormed(v, path === '(body)' ? k : `${path}.${k}`);
+    }
   }
 }

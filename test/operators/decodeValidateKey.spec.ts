@@ -104,3 +104,33 @@ describe('keyBy', () => {
     expect(log[0]!.description).toMatch(/partition key: no device/);
   });
 });
+
+describe('decode: text edge cases', () => {
+  it('accepts a UTF-8 byte order mark before the document, as bytes and as a string', async () => {
+    const { make, log } = recordingEnvelopes();
+    const out = await lastValueFrom(
+      from([make(Buffer.from('\uFEFF{"a":1}')), make('\uFEFF{"b":2}')]).pipe(decode(), toArray()),
+    );
+    expect(out.map((e) => e.body)).toEqual([{ a: 1 }, { b: 2 }]);
+    expect(log).toEqual([]);
+  });
+
+  it('dead-letters a string with an unpaired surrogate, naming the field, and keeps paired ones', async () => {
+    const { make, log } = recordingEnvelopes();
+    const out = await lastValueFrom(
+      from([
+        make(Buffer.from('{"deviceId":"d\\ud800x"}'), { messageId: 'lone' }),
+        make(Buffer.from('{"deviceId":"d\\ud83d\\ude00"}'), { messageId: 'pair' }),
+      ]).pipe(decode(), toArray()),
+    );
+    await flushPromises();
+    expect(out.map((e) => e.messageId)).toEqual(['pair']);
+    expect(log).toEqual([
+      expect.objectContaining({
+        messageId: 'lone',
+        reason: 'DecodeFailed',
+        description: expect.stringMatching(/deviceId has an unpaired UTF-16 surrogate/),
+      }),
+    ]);
+  });
+});
