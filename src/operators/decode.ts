@@ -88,7 +88,7 @@ function assertWellFormed(value: unknown, path: string): void {
     if (!(value as string & { isWellFormed(): boolean }).isWellFormed())
       throw new Error(`${path} has an unpaired UTF-16 surrogate, which UTF-8 cannot carry`);
   } else if (Array.isArray(value)) {
-    value.forEach((v, i) => assertWellFormed(v, `${path}[${i}]`));
+    for (const [i, v] of value.entries()) assertWellFormed(v, `${path}[${i}]`);
   } else if (typeof value === 'object' && value !== null) {
     for (const [k, v] of Object.entries(value)) {
       assertWellFormed(k, `${path} key`);

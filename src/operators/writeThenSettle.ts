@@ -1,4 +1,4 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import { mergeMap, Observable, type OperatorFunction } from 'rxjs';
 import type { Batch } from '../batch.js';
 import type { Envelope } from '../envelope.js';
 import { isSluiceError, messageOf, TransientWriteError, WriteRejectedError } from '../errors.js';
@@ -69,7 +69,9 @@ const REDELIVERY_DEFAULTS = { maxAttempts: 10, initialDelayMs: 5_000, maxDelayMs
  * budget, dead-letter what the store rejects.
  *
  * Per key, batches are written one at a time in order (see {@link orderByKey}); keys proceed
- * concurrently. A transient error (`retryable`) is retried with exponential backoff and full
+ * concurrently. A key's next write starts as soon as its previous write is acknowledged, while that
+ * batch's settlements are still on their way to Service Bus: write timestamps come from the
+ * messages, so only the writes need order, and a slot is not held for a broker round trip. A transient error (`retryable`) is retried with exponential backoff and full
  * jitter. When transient failures pile up across keys the write circuit opens: batches wait,
  * holding their messages (and so the source's credit: receiving stops) while one probe write a
  * second checks the store; they all resume when it succeeds. Only write calls actually made spend
@@ -107,7 +109,16 @@ export function writeThenSettle<T>(
     options.redelivery?.mode === 'abandon' ? undefined : { ...REDELIVERY_DEFAULTS, ...options.redelivery };
   const isTransient = options.isTransient ?? ((error: unknown) => isSluiceError(error) && error.retryable);
 
-  const writeBatch = async (batch: Batch<T>, circuit: WriteCircuit, signal: AbortSignal) => {
+  // Resolves once the batch's writes are done, with its settlement still under way: the next write
+  // of the key may start then (write timestamps come from the messages, so only writes need order),
+  // while waiting for Service Bus to acknowledge the settlements overlaps with it.
+  const writeBatch = async (
+    batch: Batch<T>,
+    circuit: WriteCircuit,
+    signal: AbortSignal,
+  ): Promise<{ settled: Promise<BatchResult<T>> }> => {
+    const settling: Promise<void>[] = [];
+    const settleInBackground = (work: Promise<void>) => settling.push(work);
     const started = performance.now();
     const tally = {
       completed: 0,
@@ -151,12 +162,16 @@ export function writeThenSettle<T>(
         }
         if (signal.aborted) return;
         if (failure === undefined) {
-          tally.completed += await settleAll(part.envelopes, (e) => e.complete());
+          settleInBackground(
+            settleAll(part.envelopes, (e) => e.complete()).then((n) => {
+              tally.completed += n;
+            }),
+          );
           return;
         }
         if (isTransient(failure)) {
           if (spent >= retry.maxAttempts) {
-            await giveBack(part, failure);
+            settleInBackground(giveBack(part, failure));
             return;
           }
           const errorClass = failure instanceof TransientWriteError ? failure.errorClass : 'other';
@@ -175,15 +190,23 @@ export function writeThenSettle<T>(
           failure instanceof WriteRejectedError
             ? failure
             : new WriteRejectedError(messageOf(failure), { cause: failure });
-        tally.deadLettered += await settleAll(part.envelopes, (e) =>
-          e.deadLetter(rejected.code, rejected.message),
+        settleInBackground(
+          settleAll(part.envelopes, (e) => e.deadLetter(rejected.code, rejected.message)).then((n) => {
+            tally.deadLettered += n;
+          }),
         );
         return;
       }
     };
 
     await attempt(batch);
-    return { batch, ...tally, durationMs: performance.now() - started };
+    return {
+      settled: Promise.all(settling).then(() => ({
+        batch,
+        ...tally,
+        durationMs: performance.now() - started,
+      })),
+    };
   };
 
   return (source) =>
@@ -191,7 +214,7 @@ export function writeThenSettle<T>(
       // Made on subscription, so each run of the chain has its own circuit unless one is shared.
       const circuit = options.circuit ?? new WriteCircuit(isTransient, options.circuitOptions);
       const write = (batch: Batch<T>) =>
-        new Observable<BatchResult<T>>((inner) => {
+        new Observable<{ settled: Promise<BatchResult<T>> }>((inner) => {
           const stop = new AbortController();
           writeBatch(batch, circuit, stop.signal).then(
             (result) => {
@@ -203,7 +226,12 @@ export function writeThenSettle<T>(
           );
           return () => stop.abort();
         });
-      return source.pipe(orderByKey(write, { concurrency: options.concurrency ?? 16 })).subscribe(subscriber);
+      return source
+        .pipe(
+          orderByKey(write, { concurrency: options.concurrency ?? 16 }),
+          mergeMap(({ settled }) => settled),
+        )
+        .subscribe(subscriber);
     });
 }
 
