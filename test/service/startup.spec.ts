@@ -13,7 +13,10 @@ type Emulator = Awaited<ReturnType<typeof startEmulator>>;
 let emulator: Emulator;
 
 beforeAll(async () => {
-  emulator = await startEmulator({ port: 0, config: emulatorConfig({ work: {} }) });
+  emulator = await startEmulator({
+    port: 0,
+    config: emulatorConfig({ work: {}, orders: { RequiresSession: true } }),
+  });
 });
 afterAll(async () => {
   await emulator?.close();
@@ -132,6 +135,19 @@ describe('sluice run, transient faults', () => {
     r.child.kill('SIGTERM');
     expect(await exitWithin(r, 15_000)).toBe(0);
     expect(Date.now() - stopped).toBeLessThan(2_000 + 5_000);
+  });
+});
+
+describe('sluice run, stopping', () => {
+  it('with sessions on and nothing to do, SIGTERM ends the process at once (the SDK session accept is not waited for)', async () => {
+    const r = run('test/fixtures/modules/sessions.ts', { SLUICE_DRAIN_TIMEOUT_MS: '10000' });
+    await until(() => r.output().includes('pipeline started'), 15_000);
+    // Let the session workers sit in acceptNextSession.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const stopped = Date.now();
+    r.child.kill('SIGTERM');
+    expect(await exitWithin(r, 30_000)).toBe(0);
+    expect(Date.now() - stopped).toBeLessThan(3_000);
   });
 });
 
