@@ -19,12 +19,24 @@ export interface PipelineContext {
   readonly drainTimeoutMs: number;
   /** The operator's default for unsettled messages held at most (`SLUICE_MAX_IN_FLIGHT`), if set. */
   readonly maxInFlight?: number;
+  /** The operator's defaults for pipelines that do not set their own (the service's `SLUICE_*` variables). */
+  readonly defaults?: PipelineDefaults;
   /** The source reports failed receives here (readiness, logs). */
   readonly onReceiveError: (error: unknown) => void;
   /** The source reports working receives here (readiness). */
   readonly onReceiving: () => void;
   /** The pipeline's write circuit: pass it to the sink (`writeToCassandra({ circuit })`) so readiness sees it. */
   readonly circuit: WriteCircuit;
+}
+
+/** Settings an operator may give every pipeline that does not choose its own. */
+export interface PipelineDefaults {
+  /** Consume sessions, this many at once. */
+  sessions?: number;
+  batchMaxCount?: number;
+  batchMaxWaitMs?: number;
+  /** Partitions written at once. */
+  writeConcurrency?: number;
 }
 
 /** What readiness needs to know about one pipeline. */
@@ -76,6 +88,8 @@ export interface RunOptions<R> {
   onResult?: (result: R) => void;
   /** Unsettled messages held at most, for sources that do not set their own. */
   maxInFlight?: number;
+  /** Defaults for pipelines that do not choose their own. */
+  defaults?: PipelineDefaults;
   /** Told about each failed receive (the source retries it); for logs. */
   onReceiveError?: (error: unknown) => void;
 }
@@ -109,6 +123,7 @@ export function runPipeline<R>(
     listener: combineListeners([counters, options.listener], (error) => fail(error)),
     drainTimeoutMs,
     ...(options.maxInFlight === undefined ? {} : { maxInFlight: options.maxInFlight }),
+    ...(options.defaults === undefined ? {} : { defaults: options.defaults }),
     onReceiveError: (error) => {
       receiving.error = error;
       try {

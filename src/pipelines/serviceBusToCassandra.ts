@@ -19,7 +19,7 @@ export interface ServiceBusToCassandraOptions<S extends StandardSchemaV1> {
   name: string;
   serviceBus: ServiceBusClient;
   entity: ServiceBusEntity;
-  /** Consume a session-enabled entity. */
+  /** Consume a session-enabled entity. Default: the service's `SLUICE_SESSIONS`, else no sessions. */
   sessions?: ServiceBusSourceOptions['sessions'];
   /** Default: the service's `SLUICE_MAX_IN_FLIGHT`, else 1000. */
   maxInFlight?: number;
@@ -61,7 +61,7 @@ export function serviceBusToCassandra<S extends StandardSchemaV1>(
         client: options.serviceBus,
         entity: options.entity,
         maxInFlight: options.maxInFlight ?? ctx.maxInFlight ?? 1000,
-        ...(options.sessions === undefined ? {} : { sessions: options.sessions }),
+        ...sessionsOf(options.sessions, ctx.defaults?.sessions),
         signal: ctx.signal,
         listener: ctx.listener,
         drainTimeoutMs: ctx.drainTimeoutMs,
@@ -73,12 +73,16 @@ export function serviceBusToCassandra<S extends StandardSchemaV1>(
         decode(),
         validate(options.schema),
         keyBy<T>(options.key),
-        batchWindow<T>({ maxCount: 50, maxWaitMs: 20, ...options.batch }),
+        batchWindow<T>({
+          maxCount: ctx.defaults?.batchMaxCount ?? 50,
+          maxWaitMs: ctx.defaults?.batchMaxWaitMs ?? 20,
+          ...options.batch,
+        }),
         writeToCassandra<T>({
           client: options.cassandra,
           keyspace: options.keyspace,
           targets: options.targets,
-          concurrency: options.concurrency ?? 32,
+          concurrency: options.concurrency ?? ctx.defaults?.writeConcurrency ?? 32,
           ...(options.consistency === undefined ? {} : { consistency: options.consistency }),
           ...(options.retry === undefined ? {} : { retry: options.retry }),
           ...(options.redelivery === undefined ? {} : { redelivery: options.redelivery }),
@@ -86,4 +90,12 @@ export function serviceBusToCassandra<S extends StandardSchemaV1>(
         }),
       ),
   });
+}
+
+function sessionsOf(
+  sessions: ServiceBusSourceOptions['sessions'],
+  fromOperator: number | undefined,
+): Pick<ServiceBusSourceOptions, 'sessions'> {
+  if (sessions !== undefined) return { sessions };
+  return fromOperator === undefined ? {} : { sessions: { maxConcurrentSessions: fromOperator } };
 }

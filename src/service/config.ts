@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import cassandra from 'cassandra-driver';
+import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 
 /** Everything the service needs, validated once at start-up. */
@@ -38,172 +39,262 @@ export interface SluiceConfig {
   logLevel: string;
   maxInFlight: number;
   drainTimeoutMs: number;
+  /**
+   * Defaults for pipelines that do not set their own (`SLUICE_SESSIONS`, `SLUICE_BATCH_MAX_COUNT`,
+   * `SLUICE_BATCH_MAX_WAIT_MS`, `SLUICE_WRITE_CONCURRENCY`).
+   */
+  pipelineDefaults: {
+    sessions?: number;
+    batchMaxCount?: number;
+    batchMaxWaitMs?: number;
+    writeConcurrency?: number;
+  };
 }
 
 type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const CONSISTENCIES = ['ONE', 'TWO', 'THREE', 'QUORUM', 'ALL', 'LOCAL_QUORUM', 'EACH_QUORUM', 'LOCAL_ONE'];
+const IDENTIFIER = /^[A-Za-z][A-Za-z0-9_]{0,47}$/;
 
-/**
- * Reads the configuration from environment variables, with an optional JSON file (`SLUICE_CONFIG`)
- * underneath them for values the environment does not set. Every problem is collected, and start-up
- * stops with one line per problem naming the variable and what it expects.
- */
-export function loadConfig(env: Env = process.env): SluiceConfig {
-  const problems: string[] = [];
-  const merged = { ...fileValues(env.SLUICE_CONFIG, problems), ...definedOnly(env) };
-  const get = (name: string) => {
-    const value = merged[name]?.trim();
-    return value === '' ? undefined : value;
-  };
-  const integer = (name: string, fallback: number, min: number, max: number) => {
-    const raw = get(name);
+// Each field is one variable: an empty value counts as unset, and every message names the variable
+// and what it expects (and never echoes a secret).
+const optional = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+const integer = (name: string, fallback: number, min: number, max: number) =>
+  optional.transform((raw, ctx) => {
     if (raw === undefined) return fallback;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      problems.push(`${name} must be an integer from ${min} to ${max}, got '${raw}'`);
-      return fallback;
+    if (Number.isInteger(n) && n >= min && n <= max) return n;
+    ctx.addIssue({
+      code: 'custom',
+      message: `${name} must be an integer from ${min} to ${max}, got '${raw}'`,
+    });
+    return z.NEVER;
+  });
+const matching = (name: string, pattern: RegExp, expected: string, echo = true) =>
+  optional.refine((v) => v === undefined || pattern.test(v), {
+    error: (issue) => `${name} must ${expected}${echo ? `, got '${String(issue.input)}'` : ''}`,
+  });
+const oneOf = (name: string, values: readonly string[], fallback: string) =>
+  optional
+    .transform((v) => (v ?? fallback).toUpperCase())
+    .refine((v) => values.includes(v), {
+      error: (issue) => `${name} must be one of ${values.join(', ')}, got '${String(issue.input)}'`,
+    });
+const readableFile = (name: string) =>
+  optional.superRefine((path, ctx) => {
+    if (path === undefined) return;
+    try {
+      readFileSync(path);
+    } catch (error) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${name} must name a readable file, '${path}' is not (${(error as NodeJS.ErrnoException).code})`,
+      });
     }
-    return n;
-  };
+  });
+const list = optional.transform((v) =>
+  v
+    ?.split(',')
+    .map((p) => p.trim())
+    .filter(Boolean),
+);
 
-  const connectionString = get('SERVICEBUS_CONNECTION_STRING');
-  const namespace = get('SERVICEBUS_NAMESPACE');
-  if (connectionString === undefined && namespace === undefined) {
+const EnvSchema = z.object({
+  SERVICEBUS_CONNECTION_STRING: matching(
+    'SERVICEBUS_CONNECTION_STRING',
+    /^Endpoint=sb:\/\/[A-Za-z0-9.-]+(:\d+)?\/?;/i,
+    'look like Endpoint=sb://<host>/;SharedAccessKeyName=<name>;SharedAccessKey=<key>',
+    false,
+  ),
+  SERVICEBUS_CONNECTION_STRING_FILE: readableFile('SERVICEBUS_CONNECTION_STRING_FILE'),
+  SERVICEBUS_NAMESPACE: matching(
+    'SERVICEBUS_NAMESPACE',
+    /^[A-Za-z0-9][A-Za-z0-9.-]*$/,
+    'be a host name such as contoso.servicebus.windows.net',
+  ),
+  SERVICEBUS_ENDPOINT: matching(
+    'SERVICEBUS_ENDPOINT',
+    /^sb:\/\/[^/\s]+\/?$/,
+    'look like sb://<host>[:<port>]',
+  ),
+  AZURE_CLIENT_ID: optional,
+  CASSANDRA_CONTACT_POINTS: list,
+  CASSANDRA_PORT: integer('CASSANDRA_PORT', 9042, 1, 65535),
+  CASSANDRA_LOCAL_DC: optional,
+  CASSANDRA_KEYSPACE: matching(
+    'CASSANDRA_KEYSPACE',
+    IDENTIFIER,
+    'be a CQL identifier (letters, digits, _; up to 48)',
+  ),
+  CASSANDRA_CONSISTENCY: oneOf('CASSANDRA_CONSISTENCY', CONSISTENCIES, 'LOCAL_QUORUM'),
+  CASSANDRA_USERNAME: optional,
+  CASSANDRA_PASSWORD: optional,
+  CASSANDRA_PASSWORD_FILE: readableFile('CASSANDRA_PASSWORD_FILE'),
+  CASSANDRA_TLS_CA: readableFile('CASSANDRA_TLS_CA'),
+  CASSANDRA_TLS_CERT: readableFile('CASSANDRA_TLS_CERT'),
+  CASSANDRA_TLS_KEY: readableFile('CASSANDRA_TLS_KEY'),
+  CASSANDRA_TLS_SERVER_NAME: optional,
+  SLUICE_HTTP_PORT: integer('SLUICE_HTTP_PORT', 8080, 0, 65535),
+  LOG_LEVEL: optional
+    .transform((v) => v ?? 'info')
+    .refine((v) => LOG_LEVELS.includes(v), {
+      error: (issue) => `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got '${String(issue.input)}'`,
+    }),
+  SLUICE_PRODUCER_ISSUER: optional,
+  SLUICE_PRODUCER_AUDIENCE: optional,
+  SLUICE_PRODUCER_JWKS_URL: optional,
+  SLUICE_PRODUCER_TOKEN_PROPERTY: optional,
+  SLUICE_PRODUCER_ALLOWED: list,
+  SLUICE_MAX_IN_FLIGHT: integer('SLUICE_MAX_IN_FLIGHT', 1000, 1, 100_000),
+  SLUICE_DRAIN_TIMEOUT_MS: integer('SLUICE_DRAIN_TIMEOUT_MS', 20_000, 0, 3_600_000),
+  SLUICE_SESSIONS: integer('SLUICE_SESSIONS', 0, 0, 1_000),
+  SLUICE_BATCH_MAX_COUNT: integer('SLUICE_BATCH_MAX_COUNT', 0, 0, 10_000),
+  SLUICE_BATCH_MAX_WAIT_MS: integer('SLUICE_BATCH_MAX_WAIT_MS', -1, 0, 60_000),
+  SLUICE_WRITE_CONCURRENCY: integer('SLUICE_WRITE_CONCURRENCY', 0, 0, 10_000),
+});
+
+/**
+ * Rules between variables, read from the raw values so that they are reported together with the
+ * problems of single variables.
+ */
+function crossProblems(get: (name: string) => string | undefined): string[] {
+  const problems: string[] = [];
+  const ways = [
+    'SERVICEBUS_CONNECTION_STRING',
+    'SERVICEBUS_CONNECTION_STRING_FILE',
+    'SERVICEBUS_NAMESPACE',
+  ].filter((name) => get(name) !== undefined).length;
+  if (ways === 0)
     problems.push(
       'SERVICEBUS_CONNECTION_STRING or SERVICEBUS_NAMESPACE must be set (a connection string, or <name>.servicebus.windows.net for Microsoft Entra ID)',
     );
-  }
-  if (connectionString !== undefined && namespace !== undefined) {
-    problems.push('set only one of SERVICEBUS_CONNECTION_STRING and SERVICEBUS_NAMESPACE');
-  }
-  if (
-    connectionString !== undefined &&
-    !/^Endpoint=sb:\/\/[A-Za-z0-9.-]+(:\d+)?\/?;/i.test(connectionString)
-  ) {
-    // The value itself is a secret: name the variable and the shape, never echo it.
+  if (ways > 1)
     problems.push(
-      'SERVICEBUS_CONNECTION_STRING must look like Endpoint=sb://<host>/;SharedAccessKeyName=<name>;SharedAccessKey=<key>',
+      'set only one of SERVICEBUS_CONNECTION_STRING, SERVICEBUS_CONNECTION_STRING_FILE and SERVICEBUS_NAMESPACE',
     );
-  }
-  const endpoint = get('SERVICEBUS_ENDPOINT');
-  if (endpoint !== undefined && !/^sb:\/\/[^/\s]+\/?$/.test(endpoint)) {
-    problems.push(`SERVICEBUS_ENDPOINT must look like sb://<host>[:<port>], got '${endpoint}'`);
-  }
-  if (namespace !== undefined && !/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(namespace)) {
-    problems.push(
-      `SERVICEBUS_NAMESPACE must be a host name such as contoso.servicebus.windows.net, got '${namespace}'`,
-    );
-  }
-
-  const consistencyName = (get('CASSANDRA_CONSISTENCY') ?? 'LOCAL_QUORUM').toUpperCase();
-  const consistencyKey = consistencyName.toLowerCase().replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
-  const consistency = (cassandra.types.consistencies as unknown as Record<string, number>)[consistencyKey];
-  if (consistency === undefined) {
-    problems.push(
-      `CASSANDRA_CONSISTENCY must be one of ONE, TWO, THREE, QUORUM, ALL, LOCAL_QUORUM, EACH_QUORUM, LOCAL_ONE, got '${consistencyName}'`,
-    );
-  }
   const password = get('CASSANDRA_PASSWORD');
   const passwordFile = get('CASSANDRA_PASSWORD_FILE');
   const username = get('CASSANDRA_USERNAME');
   if (password !== undefined && passwordFile !== undefined)
     problems.push('set only one of CASSANDRA_PASSWORD and CASSANDRA_PASSWORD_FILE');
-  if ((password !== undefined || passwordFile !== undefined) && username === undefined) {
+  const hasPassword = password !== undefined || passwordFile !== undefined;
+  if (hasPassword && username === undefined)
     problems.push('CASSANDRA_USERNAME must be set when a Cassandra password is given');
-  }
-  if (username !== undefined && password === undefined && passwordFile === undefined) {
+  if (username !== undefined && !hasPassword)
     problems.push('CASSANDRA_PASSWORD_FILE (or CASSANDRA_PASSWORD) must be set when CASSANDRA_USERNAME is');
-  }
-  if (passwordFile !== undefined) readable('CASSANDRA_PASSWORD_FILE', passwordFile, problems);
-  const tls = {
-    ca: get('CASSANDRA_TLS_CA'),
-    cert: get('CASSANDRA_TLS_CERT'),
-    key: get('CASSANDRA_TLS_KEY'),
-    serverName: get('CASSANDRA_TLS_SERVER_NAME'),
-  };
-  for (const [name, path] of [
-    ['CASSANDRA_TLS_CA', tls.ca],
-    ['CASSANDRA_TLS_CERT', tls.cert],
-    ['CASSANDRA_TLS_KEY', tls.key],
-  ] as const) {
-    if (path !== undefined) readable(name, path, problems);
-  }
-  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+  if ((get('CASSANDRA_TLS_CERT') === undefined) !== (get('CASSANDRA_TLS_KEY') === undefined))
     problems.push(
       'CASSANDRA_TLS_CERT and CASSANDRA_TLS_KEY must be set together (client certificate and its key)',
     );
-  }
-  const keyspace = get('CASSANDRA_KEYSPACE');
-  if (keyspace !== undefined && !/^[A-Za-z][A-Za-z0-9_]{0,47}$/.test(keyspace)) {
-    problems.push(
-      `CASSANDRA_KEYSPACE must be a CQL identifier (letters, digits, _; up to 48), got '${keyspace}'`,
-    );
-  }
-  const logLevel = get('LOG_LEVEL') ?? 'info';
-  if (!LOG_LEVELS.includes(logLevel))
-    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
-
-  const issuer = get('SLUICE_PRODUCER_ISSUER');
-  const audience = get('SLUICE_PRODUCER_AUDIENCE');
-  const jwksUrl = get('SLUICE_PRODUCER_JWKS_URL');
-  if (issuer !== undefined) {
-    if (audience === undefined)
+  if (get('SLUICE_PRODUCER_ISSUER') !== undefined) {
+    if (get('SLUICE_PRODUCER_AUDIENCE') === undefined)
       problems.push(
         'SLUICE_PRODUCER_AUDIENCE must be set with SLUICE_PRODUCER_ISSUER (the audience producers request tokens for)',
       );
-    if (jwksUrl === undefined || !/^https?:\/\//.test(jwksUrl)) {
+    const jwks = get('SLUICE_PRODUCER_JWKS_URL');
+    if (jwks === undefined || !/^https?:\/\//.test(jwks))
       problems.push(
         "SLUICE_PRODUCER_JWKS_URL must be the issuer's JWKS URL (https://...) when SLUICE_PRODUCER_ISSUER is set",
       );
-    }
   }
-  const allowed = get('SLUICE_PRODUCER_ALLOWED')
-    ?.split(',')
-    .map((p) => p.trim())
-    .filter(Boolean);
+  return problems;
+}
 
-  const config: SluiceConfig = {
+/**
+ * Reads the configuration from environment variables, with an optional JSON file (`SLUICE_CONFIG`)
+ * underneath them for values the environment does not set. The variables are one zod schema; every
+ * problem is collected, and start-up stops with one line per problem naming the variable and what
+ * it expects.
+ */
+export function loadConfig(env: Env = process.env): SluiceConfig {
+  const fileProblems: string[] = [];
+  const merged = { ...fileValues(env.SLUICE_CONFIG, fileProblems), ...definedOnly(env) };
+  const parsed = EnvSchema.safeParse(merged);
+  const get = (name: string) => {
+    const value = merged[name]?.trim();
+    return value === '' ? undefined : value;
+  };
+  const problems = [
+    ...fileProblems,
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => i.message)),
+    ...crossProblems(get),
+  ];
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  const e = parsed.data;
+  const connectionString =
+    e.SERVICEBUS_CONNECTION_STRING ??
+    (e.SERVICEBUS_CONNECTION_STRING_FILE === undefined
+      ? undefined
+      : readFileSync(e.SERVICEBUS_CONNECTION_STRING_FILE, 'utf8').trim());
+  if (
+    connectionString !== undefined &&
+    e.SERVICEBUS_CONNECTION_STRING === undefined &&
+    !/^Endpoint=sb:\/\/[A-Za-z0-9.-]+(:\d+)?\/?;/i.test(connectionString)
+  ) {
+    throw new ConfigError([
+      'SERVICEBUS_CONNECTION_STRING_FILE must hold a connection string like Endpoint=sb://<host>/;SharedAccessKeyName=<name>;SharedAccessKey=<key>',
+    ]);
+  }
+  const consistencyKey = e.CASSANDRA_CONSISTENCY.toLowerCase().replace(/_(\w)/g, (_, c: string) =>
+    c.toUpperCase(),
+  );
+  const tls = {
+    ca: e.CASSANDRA_TLS_CA,
+    cert: e.CASSANDRA_TLS_CERT,
+    key: e.CASSANDRA_TLS_KEY,
+    serverName: e.CASSANDRA_TLS_SERVER_NAME,
+  };
+  const pipelineDefaults = {
+    ...(e.SLUICE_SESSIONS > 0 ? { sessions: e.SLUICE_SESSIONS } : {}),
+    ...(e.SLUICE_BATCH_MAX_COUNT > 0 ? { batchMaxCount: e.SLUICE_BATCH_MAX_COUNT } : {}),
+    ...(e.SLUICE_BATCH_MAX_WAIT_MS >= 0 ? { batchMaxWaitMs: e.SLUICE_BATCH_MAX_WAIT_MS } : {}),
+    ...(e.SLUICE_WRITE_CONCURRENCY > 0 ? { writeConcurrency: e.SLUICE_WRITE_CONCURRENCY } : {}),
+  };
+  return {
     serviceBus: {
       ...(connectionString === undefined ? {} : { connectionString }),
-      ...(namespace === undefined ? {} : { namespace }),
-      ...(get('AZURE_CLIENT_ID') === undefined ? {} : { clientId: get('AZURE_CLIENT_ID')! }),
-      ...(get('SERVICEBUS_ENDPOINT') === undefined ? {} : { endpoint: get('SERVICEBUS_ENDPOINT')! }),
+      ...(e.SERVICEBUS_NAMESPACE === undefined ? {} : { namespace: e.SERVICEBUS_NAMESPACE }),
+      ...(e.AZURE_CLIENT_ID === undefined ? {} : { clientId: e.AZURE_CLIENT_ID }),
+      ...(e.SERVICEBUS_ENDPOINT === undefined ? {} : { endpoint: e.SERVICEBUS_ENDPOINT }),
     },
     cassandra: {
-      contactPoints: (get('CASSANDRA_CONTACT_POINTS') ?? '127.0.0.1')
-        .split(',')
-        .map((p) => p.trim())
-        .filter(Boolean),
-      port: integer('CASSANDRA_PORT', 9042, 1, 65535),
-      localDataCenter: get('CASSANDRA_LOCAL_DC') ?? 'datacenter1',
-      ...(keyspace === undefined ? {} : { keyspace }),
-      consistency: consistency ?? cassandra.types.consistencies.localQuorum,
-      ...(username === undefined ? {} : { username }),
-      ...(password === undefined ? {} : { password }),
-      ...(passwordFile === undefined ? {} : { passwordFile }),
+      contactPoints: e.CASSANDRA_CONTACT_POINTS ?? ['127.0.0.1'],
+      port: e.CASSANDRA_PORT,
+      localDataCenter: e.CASSANDRA_LOCAL_DC ?? 'datacenter1',
+      ...(e.CASSANDRA_KEYSPACE === undefined ? {} : { keyspace: e.CASSANDRA_KEYSPACE }),
+      consistency: (cassandra.types.consistencies as unknown as Record<string, number>)[consistencyKey]!,
+      ...(e.CASSANDRA_USERNAME === undefined ? {} : { username: e.CASSANDRA_USERNAME }),
+      ...(e.CASSANDRA_PASSWORD === undefined ? {} : { password: e.CASSANDRA_PASSWORD }),
+      ...(e.CASSANDRA_PASSWORD_FILE === undefined ? {} : { passwordFile: e.CASSANDRA_PASSWORD_FILE }),
       ...(Object.values(tls).some((v) => v !== undefined)
         ? { tls: Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined)) }
         : {}),
     },
-    http: { port: integer('SLUICE_HTTP_PORT', 8080, 0, 65535) },
-    ...(issuer === undefined || audience === undefined || jwksUrl === undefined
+    http: { port: e.SLUICE_HTTP_PORT },
+    ...(e.SLUICE_PRODUCER_ISSUER === undefined ||
+    e.SLUICE_PRODUCER_AUDIENCE === undefined ||
+    e.SLUICE_PRODUCER_JWKS_URL === undefined
       ? {}
       : {
           producerVerification: {
-            issuer,
-            audience,
-            jwksUrl,
-            property: get('SLUICE_PRODUCER_TOKEN_PROPERTY') ?? 'producer-token',
-            ...(allowed === undefined ? {} : { allowedProducers: allowed }),
+            issuer: e.SLUICE_PRODUCER_ISSUER,
+            audience: e.SLUICE_PRODUCER_AUDIENCE,
+            jwksUrl: e.SLUICE_PRODUCER_JWKS_URL,
+            property: e.SLUICE_PRODUCER_TOKEN_PROPERTY ?? 'producer-token',
+            ...(e.SLUICE_PRODUCER_ALLOWED === undefined
+              ? {}
+              : { allowedProducers: e.SLUICE_PRODUCER_ALLOWED }),
           },
         }),
-    logLevel,
-    maxInFlight: integer('SLUICE_MAX_IN_FLIGHT', 1000, 1, 100_000),
-    drainTimeoutMs: integer('SLUICE_DRAIN_TIMEOUT_MS', 30_000, 0, 3_600_000),
+    logLevel: e.LOG_LEVEL,
+    maxInFlight: e.SLUICE_MAX_IN_FLIGHT,
+    drainTimeoutMs: e.SLUICE_DRAIN_TIMEOUT_MS,
+    pipelineDefaults,
   };
-  if (problems.length > 0) throw new ConfigError(problems);
-  return config;
 }
 
 /** The configuration as it may be logged: secrets replaced by `***`. */
@@ -247,14 +338,4 @@ function fileValues(path: string | undefined, problems: string[]): Record<string
     return {};
   }
   return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
-}
-
-function readable(name: string, path: string, problems: string[]): void {
-  try {
-    readFileSync(path);
-  } catch (error) {
-    problems.push(
-      `${name} must name a readable file, '${path}' is not (${(error as NodeJS.ErrnoException).code})`,
-    );
-  }
 }

@@ -165,6 +165,7 @@ export async function runService(modulePath: string, env: NodeJS.ProcessEnv = pr
     const pipeline = runPipeline(definition, {
       drainTimeoutMs: config.drainTimeoutMs,
       maxInFlight: config.maxInFlight,
+      defaults: config.pipelineDefaults,
       onReceiveError: (error) => logReceiveError(error),
       listener: combineListeners([
         metrics,

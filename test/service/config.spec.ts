@@ -119,3 +119,45 @@ describe('producer verification settings', () => {
     ]);
   });
 });
+
+describe('pipeline defaults and secrets as files', () => {
+  const base = { SERVICEBUS_CONNECTION_STRING: connectionString };
+
+  it('read sessions, batch and write concurrency for pipelines that do not set their own', () => {
+    expect(loadConfig(base).pipelineDefaults).toEqual({});
+    expect(
+      loadConfig({
+        ...base,
+        SLUICE_SESSIONS: '4',
+        SLUICE_BATCH_MAX_COUNT: '200',
+        SLUICE_BATCH_MAX_WAIT_MS: '0',
+        SLUICE_WRITE_CONCURRENCY: '128',
+      }).pipelineDefaults,
+    ).toEqual({ sessions: 4, batchMaxCount: 200, batchMaxWaitMs: 0, writeConcurrency: 128 });
+    expect(problems({ ...base, SLUICE_SESSIONS: 'many' })).toEqual([
+      "SLUICE_SESSIONS must be an integer from 0 to 1000, got 'many'",
+    ]);
+  });
+
+  it('drain within the Kubernetes default grace period by default', () => {
+    expect(loadConfig(base).drainTimeoutMs).toBe(20_000);
+  });
+
+  it('take the connection string from a file, and say so when the file holds something else', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sluice-cs-'));
+    const file = path.join(dir, 'cs');
+    writeFileSync(file, `${connectionString}\n`);
+    expect(loadConfig({ SERVICEBUS_CONNECTION_STRING_FILE: file }).serviceBus.connectionString).toBe(
+      connectionString,
+    );
+    writeFileSync(file, secret);
+    const found = problems({ SERVICEBUS_CONNECTION_STRING_FILE: file });
+    expect(found).toEqual([
+      expect.stringMatching(/SERVICEBUS_CONNECTION_STRING_FILE must hold a connection string/),
+    ]);
+    expect(found.join('\n')).not.toContain(secret);
+    expect(problems({ SERVICEBUS_CONNECTION_STRING_FILE: path.join(dir, 'missing') })).toEqual([
+      expect.stringMatching(/SERVICEBUS_CONNECTION_STRING_FILE must name a readable file/),
+    ]);
+  });
+});
