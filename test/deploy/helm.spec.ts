@@ -1,6 +1,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { findTool, HELM, pinnedVersion, projectRoot, toolPath } from '../../scripts/goTools.js';
@@ -387,6 +389,35 @@ describe.skipIf(!helm)('Helm chart deploy/helm/sluice', () => {
     expect(pod.terminationGracePeriodSeconds).toBe(60);
     expect(deployment.spec.replicas).toBe(3);
     expect(manifests.filter((m) => m.kind === 'ScaledObject')).toEqual([]);
+  });
+
+  it("loads the default pipeline module and builds its pipeline from each mode's configuration", async () => {
+    for (const [mode, args] of Object.entries(modes)) {
+      const manifests = render(args);
+      const { config } = parts(manifests);
+      const source = one(manifests, 'ConfigMap', '-pipelines').data!['pipelines.mjs']!;
+      // The image resolves 'sluice' to its own package; here, to the library's sources.
+      const dir = mkdtempSync(path.join(tmpdir(), 'sluice-pipelines-'));
+      const file = path.join(dir, 'pipelines.mjs');
+      const libraryUrl = pathToFileURL(path.join(projectRoot, 'src/index.ts')).href;
+      writeFileSync(file, source.replaceAll("from 'sluice'", `from '${libraryUrl}'`));
+      const saved = { ...process.env };
+      Object.assign(process.env, config);
+      try {
+        const module = (await import(pathToFileURL(file).href)) as { default: (ctx: unknown) => unknown };
+        const context = { serviceBus: {}, cassandra: {}, config: { maxInFlight: 10 }, logger: {} };
+        const definitions = module.default(context) as { name: string; source: unknown; process: unknown }[];
+        expect(
+          definitions.map((d) => d.name),
+          mode,
+        ).toEqual(['telemetry']);
+        expect(typeof definitions[0]!.source).toBe('function');
+      } finally {
+        for (const name of Object.keys(config)) if (!(name in saved)) delete process.env[name];
+        Object.assign(process.env, saved);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
   });
 
   it('fits Kubernetes’ default grace period by default: drain 20 s within 30 s', () => {
