@@ -427,6 +427,10 @@ describe.skipIf(!helm)('Helm chart deploy/helm/sluice', () => {
     expect(config.SLUICE_SESSIONS).toBe('false');
     for (const name of ['SLUICE_BATCH_SIZE', 'SLUICE_BATCH_WAIT_MS', 'SLUICE_WRITE_CONCURRENCY'])
       expect(config, name).not.toHaveProperty(name);
+    // An unset optional value (null) leaves the variable out rather than writing '<nil>'.
+    const nulled = parts(render(['--set', 'sluice.batchSize=null', '--set', 'sluice.batchWaitMs=0'])).config;
+    expect(nulled).not.toHaveProperty('SLUICE_BATCH_SIZE');
+    expect(nulled.SLUICE_BATCH_WAIT_MS).toBe('0');
   });
 
   it('refuses values that would break the service, naming the value', () => {

@@ -41,6 +41,11 @@ app.kubernetes.io/component: consumer
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 
+{{/* An optional setting as a string: empty when unset, null or "". */}}
+{{- define "sluice.optional" -}}
+{{- if not (kindIs "invalid" .) }}{{ toString . }}{{ end }}
+{{- end }}
+
 {{/* Where secrets are mounted (read-only files, never environment values). */}}
 {{- define "sluice.secretsDir" -}}/var/run/secrets/sluice{{- end }}
 
