@@ -208,10 +208,6 @@ describe.skipIf(!helm)('Helm chart deploy/helm/sluice', () => {
       // Every variable the module reads is one the chart sets (or the service's own).
       const read = new Set([...source.matchAll(/env(?:\.|\[')([A-Z_]+)/g)].map((m) => m[1]!));
       const optional = new Set(['SLUICE_QUEUE', 'SLUICE_TOPIC', 'SLUICE_SUBSCRIPTION']);
-      optional.add('SLUICE_MAX_CONCURRENT_SESSIONS');
-      optional.add('SLUICE_BATCH_SIZE');
-      optional.add('SLUICE_BATCH_WAIT_MS');
-      optional.add('SLUICE_WRITE_CONCURRENCY');
       for (const name of read) expect(optional.has(name) || name in parts(manifests).config, name).toBe(true);
     });
 
@@ -379,10 +375,9 @@ describe.skipIf(!helm)('Helm chart deploy/helm/sluice', () => {
     const manifests = render(modes['sessions, fixed replicas, tuned batches, longer drain']!);
     const { config, deployment, pod } = parts(manifests);
     expect(config).toMatchObject({
-      SLUICE_SESSIONS: 'true',
-      SLUICE_MAX_CONCURRENT_SESSIONS: '16',
-      SLUICE_BATCH_SIZE: '100',
-      SLUICE_BATCH_WAIT_MS: '50',
+      SLUICE_SESSIONS: '16',
+      SLUICE_BATCH_MAX_COUNT: '100',
+      SLUICE_BATCH_MAX_WAIT_MS: '50',
       SLUICE_WRITE_CONCURRENCY: '16',
       SLUICE_DRAIN_TIMEOUT_MS: '45000',
     });
@@ -424,13 +419,17 @@ describe.skipIf(!helm)('Helm chart deploy/helm/sluice', () => {
     const { config, pod } = parts(render([]));
     expect(config.SLUICE_DRAIN_TIMEOUT_MS).toBe('20000');
     expect(pod.terminationGracePeriodSeconds).toBe(30);
-    expect(config.SLUICE_SESSIONS).toBe('false');
-    for (const name of ['SLUICE_BATCH_SIZE', 'SLUICE_BATCH_WAIT_MS', 'SLUICE_WRITE_CONCURRENCY'])
+    for (const name of [
+      'SLUICE_SESSIONS',
+      'SLUICE_BATCH_MAX_COUNT',
+      'SLUICE_BATCH_MAX_WAIT_MS',
+      'SLUICE_WRITE_CONCURRENCY',
+    ])
       expect(config, name).not.toHaveProperty(name);
     // An unset optional value (null) leaves the variable out rather than writing '<nil>'.
     const nulled = parts(render(['--set', 'sluice.batchSize=null', '--set', 'sluice.batchWaitMs=0'])).config;
-    expect(nulled).not.toHaveProperty('SLUICE_BATCH_SIZE');
-    expect(nulled.SLUICE_BATCH_WAIT_MS).toBe('0');
+    expect(nulled).not.toHaveProperty('SLUICE_BATCH_MAX_COUNT');
+    expect(nulled.SLUICE_BATCH_MAX_WAIT_MS).toBe('0');
   });
 
   it('refuses values that would break the service, naming the value', () => {
