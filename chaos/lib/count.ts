@@ -1,5 +1,6 @@
 import { ServiceBusClient } from '@azure/service-bus';
 import type cassandra from 'cassandra-driver';
+import Long from 'long';
 import { type Broker, QUEUE } from './broker.js';
 import type { Expected } from './readings.js';
 
@@ -54,11 +55,11 @@ export async function peekAll(connectionString: string, deadLetter: boolean): Pr
   try {
     let from = 0;
     for (;;) {
-      const page = await receiver.peekMessages(250, { fromSequenceNumber: BigInt(from) as never });
+      const page = await receiver.peekMessages(250, { fromSequenceNumber: Long.fromNumber(from) });
       if (page.length === 0) break;
       for (const m of page) {
         out.push({ messageId: String(m.messageId), reason: m.deadLetterReason ?? '(none)' });
-        from = Math.max(from, Number(m.sequenceNumber) + 1);
+        from = Math.max(from, (m.sequenceNumber?.toNumber() ?? from - 1) + 1);
       }
     }
   } finally {
