@@ -9,6 +9,20 @@ import {
   stopCassandra,
 } from '../../src/harness/cassandra.js';
 
+/**
+ * Stops a node of the suite's folder, thawed first. A pid file whose process is not that node
+ * (gone, or a recycled pid) is only removed: the suite signals nothing it did not start.
+ */
+async function stopOwn(options: CassandraNodeOptions): Promise<void> {
+  try {
+    await signalCassandra(options, 'SIGCONT');
+  } catch {
+    rmSync(path.join(options.runDir!, `node${options.node}`, 'cassandra.pid'), { force: true });
+    return;
+  }
+  await stopCassandra(options);
+}
+
 export interface NodeSettings {
   /** Harness node indices the suite may start and fault: never the shared 127.0.0.1 or .2. */
   indices: number[];
@@ -58,7 +72,7 @@ export class Nodes {
   /** Starts every node from empty data, one after the other (a node joins through the first). */
   async startFresh(): Promise<void> {
     for (const o of this.options) {
-      await stopCassandra(o);
+      await stopOwn(o);
       rmSync(path.join(o.runDir!, `node${o.node}`), { recursive: true, force: true });
     }
     for (const o of this.options) await startCassandra(o);
@@ -82,10 +96,7 @@ export class Nodes {
   }
 
   async stopAll(): Promise<void> {
-    for (const o of this.options) {
-      await signalCassandra(o, 'SIGCONT').catch(() => undefined);
-      await stopCassandra(o);
-    }
+    for (const o of this.options) await stopOwn(o);
   }
 
   client(keyspace?: string): cassandra.Client {

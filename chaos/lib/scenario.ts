@@ -33,6 +33,20 @@ export function emptyRow(scenario: string): Row {
   return { scenario, sent: 0, crashes: 0, failures: [], notes: [], seconds: 0 };
 }
 
+/** The telemetry tables in a new keyspace, replicated to every node of the layout. */
+export async function freshKeyspace(nodes: Nodes, keyspace: string): Promise<void> {
+  const admin = nodes.client();
+  try {
+    await admin.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
+    await admin.execute(
+      `CREATE KEYSPACE ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': ${nodes.size}}`,
+    );
+    await createTelemetrySchema(admin, keyspace);
+  } finally {
+    await admin.shutdown();
+  }
+}
+
 export interface DataRunOptions {
   name: string;
   nodes: Nodes;
@@ -61,16 +75,7 @@ export class DataRun {
 
   static async start(ctx: Context, options: DataRunOptions): Promise<DataRun> {
     const keyspace = `chaos_${options.name.replace(/[^a-z0-9]/g, '_')}`;
-    const admin = options.nodes.client();
-    try {
-      await admin.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
-      await admin.execute(
-        `CREATE KEYSPACE ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': ${options.nodes.size}}`,
-      );
-      await createTelemetrySchema(admin, keyspace);
-    } finally {
-      await admin.shutdown();
-    }
+    await freshKeyspace(options.nodes, keyspace);
     const broker = await startBroker({
       dir: path.join(ctx.runDir, options.name),
       ...(options.lockDuration === undefined ? {} : { lockDuration: options.lockDuration }),

@@ -3,12 +3,13 @@ import path from 'node:path';
 import { startBroker } from '../lib/broker.js';
 import { freePort, sleep } from '../lib/processes.js';
 import { judge, type Row } from '../lib/report.js';
-import { type Context, emptyRow, type Scenario } from '../lib/scenario.js';
+import { type Context, emptyRow, freshKeyspace, type Scenario } from '../lib/scenario.js';
 import { type Service, startService } from '../lib/service.js';
 
 const EXIT_WITHIN_S = 10;
 const DRAIN_MS = 3_000;
 const SECRET = 'SAS_KEY_VALUE';
+const KEYSPACE = 'chaos_misconfigured';
 
 /** Starts the service as asked against a live broker and the suite's node; ends both after `probe`. */
 async function misconfigured(
@@ -21,6 +22,8 @@ async function misconfigured(
   const started = Date.now();
   const row = emptyRow(name);
   const nodes = await ctx.cassandra(1);
+  // The tables exist: whatever stops the service, it is not a missing keyspace.
+  await freshKeyspace(nodes, KEYSPACE);
   const dir = path.join(ctx.runDir, name);
   mkdirSync(dir, { recursive: true });
   const broker = await startBroker({ dir });
@@ -28,7 +31,7 @@ async function misconfigured(
     const service = await startService({
       connectionString: await connectionString(broker.connectionString),
       contactPoints: nodes.contactPoints,
-      keyspace: 'chaos_misconfigured',
+      keyspace: KEYSPACE,
       drainTimeoutMs: DRAIN_MS,
       ...(module === undefined ? {} : { module: module(dir) }),
     });
