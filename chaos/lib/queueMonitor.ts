@@ -8,6 +8,8 @@ export interface QueueSample {
   deadLettered: number;
 }
 
+const uncompleted = (s: QueueSample) => s.left + s.deadLettered;
+
 /**
  * The queue's counters every 250 ms: when work moved again after a recovery, and how fast it
  * went in a window (a frozen broker leaves a gap, not an error).
@@ -43,20 +45,23 @@ export class QueueMonitor {
     return this.samples.at(-1);
   }
 
-  /** Seconds from `from` until the queue shrank below what it held at `from` (Infinity if never). */
+  /**
+   * Seconds from `from` until a message was completed again (Infinity if never). A message that
+   * leaves the queue for the dead-letter queue is no progress: only the sum of both shrinking is.
+   */
   resumedAfter(from: number): number {
     const base = this.samples.filter((s) => s.at <= from).at(-1) ?? this.samples.find((s) => s.at >= from);
     if (base === undefined) return Number.POSITIVE_INFINITY;
-    const moved = this.samples.find((s) => s.at > from && s.left < base.left);
+    const moved = this.samples.find((s) => s.at > from && uncompleted(s) < uncompleted(base));
     return moved === undefined ? Number.POSITIVE_INFINITY : (moved.at - from) / 1000;
   }
 
-  /** Messages taken off the queue per second between two instants. */
+  /** Messages completed per second between two instants. */
   rate(from: number, to: number): number {
     const a = this.samples.find((s) => s.at >= from);
     const b = this.samples.filter((s) => s.at <= to).at(-1);
     if (a === undefined || b === undefined || b.at <= a.at) return 0;
-    return (a.left - b.left) / ((b.at - a.at) / 1000);
+    return (uncompleted(a) - uncompleted(b)) / ((b.at - a.at) / 1000);
   }
 
   /** Resolves true once nothing is left, false at the deadline. */

@@ -62,6 +62,14 @@ export class ReadinessTimeline {
     return this.samples.some((s) => s.at >= from && s.at <= until && s.status === 200);
   }
 
+  /** Only the samples where the answer changed: the timeline a report keeps. */
+  transitions(): ReadinessSample[] {
+    return this.samples.filter(
+      (s, i) =>
+        i === 0 || s.status !== this.samples[i - 1]!.status || s.reason !== this.samples[i - 1]!.reason,
+    );
+  }
+
   /** The reasons given while not ready, most frequent first, for the report. */
   reasons(from = 0, until = Number.POSITIVE_INFINITY): string[] {
     const counts = new Map<string, number>();

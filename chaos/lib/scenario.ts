@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createTelemetrySchema } from '../../src/pipelines/examples/telemetry.js';
 import { type Broker, startBroker } from './broker.js';
@@ -26,6 +27,15 @@ export interface Scenario {
   /** How many Cassandra nodes it needs: scenarios are ordered so a layout starts once. */
   cassandra: 0 | 1 | 3;
   run(ctx: Context): Promise<Row>;
+}
+
+/** Each service's output and readiness timeline, beside the scenario's broker config. */
+export function keepLogs(dir: string, services: readonly Service[]): void {
+  services.forEach((s, i) => {
+    writeFileSync(path.join(dir, `service-${i + 1}.log`), s.child.output());
+    const timeline = s.readiness.transitions().map((t) => ({ ...t, at: new Date(t.at).toISOString() }));
+    writeFileSync(path.join(dir, `readiness-${i + 1}.json`), JSON.stringify(timeline, null, 2));
+  });
 }
 
 /** A row with nothing measured yet. */
@@ -71,19 +81,21 @@ export class DataRun {
     readonly keyspace: string,
     readonly broker: Broker,
     readonly queue: QueueMonitor,
+    readonly dir: string,
   ) {}
 
   static async start(ctx: Context, options: DataRunOptions): Promise<DataRun> {
     const keyspace = `chaos_${options.name.replace(/[^a-z0-9]/g, '_')}`;
     await freshKeyspace(options.nodes, keyspace);
+    const dir = path.join(ctx.runDir, options.name);
     const broker = await startBroker({
-      dir: path.join(ctx.runDir, options.name),
+      dir,
       ...(options.lockDuration === undefined ? {} : { lockDuration: options.lockDuration }),
     });
     const messages = interleave<Published>(options.expected.valid, options.expected.poison, 7);
     ctx.log(`${options.name}: publishing ${messages.length} messages`);
     await publish(broker.connectionString, messages);
-    return new DataRun(options, keyspace, broker, new QueueMonitor(broker));
+    return new DataRun(options, keyspace, broker, new QueueMonitor(broker), dir);
   }
 
   /** Waits until `fraction` of the messages left the queue: the fault lands mid-run. */
@@ -123,6 +135,7 @@ export class DataRun {
     }
     for (const s of this.services) await s.kill();
     row.crashes = this.services.filter((s) => s.crashed()).length;
+    keepLogs(this.dir, this.services);
     await this.queue.stop();
     const cql = this.options.nodes.client();
     try {

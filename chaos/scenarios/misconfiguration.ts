@@ -3,7 +3,7 @@ import path from 'node:path';
 import { startBroker } from '../lib/broker.js';
 import { freePort, sleep } from '../lib/processes.js';
 import { judge, type Row } from '../lib/report.js';
-import { type Context, emptyRow, freshKeyspace, type Scenario } from '../lib/scenario.js';
+import { type Context, emptyRow, freshKeyspace, keepLogs, type Scenario } from '../lib/scenario.js';
 import { type Service, startService } from '../lib/service.js';
 
 const EXIT_WITHIN_S = 10;
@@ -41,6 +41,7 @@ async function misconfigured(
       const { seconds } = await service.terminate();
       row.term = { seconds, limit: DRAIN_MS / 1000 + 5 };
     }
+    keepLogs(dir, [service]);
   } finally {
     await broker.stop();
   }
