@@ -9,6 +9,7 @@ export interface QueueSample {
 }
 
 const uncompleted = (s: QueueSample) => s.left + s.deadLettered;
+const same = (a: QueueSample, b: QueueSample) => a.left === b.left && a.deadLettered === b.deadLettered;
 
 /**
  * The queue's counters every 250 ms: when work moved again after a recovery, and how fast it
@@ -64,12 +65,17 @@ export class QueueMonitor {
     return (uncompleted(a) - uncompleted(b)) / ((b.at - a.at) / 1000);
   }
 
-  /** Resolves true once nothing is left, false at the deadline. */
-  async drained(timeoutMs: number): Promise<boolean> {
+  /**
+   * Resolves true once nothing is left; false at the deadline, or once the queue has not moved
+   * for `stillMs` (longer than a lock: even a dead consumer's messages would have come back).
+   */
+  async drained(timeoutMs: number, stillMs = 100_000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const s = this.latest();
       if (s !== undefined && s.left === 0) return true;
+      const changed = this.samples.findLast((x, i) => i > 0 && !same(x, this.samples[i - 1]!));
+      if (s !== undefined && Date.now() - (changed?.at ?? this.samples[0]!.at) > stillMs) return false;
       await sleep(250);
     }
     return false;

@@ -126,7 +126,8 @@ export class DataRun {
    */
   async finish(row: Row, drainWithinMs: number): Promise<Row> {
     const drained = await this.queue.drained(drainWithinMs);
-    if (!drained) row.notes.push(`queue not empty after ${drainWithinMs / 1000} s`);
+    if (!drained)
+      row.notes.push(`queue not empty, ${this.queue.latest()?.left} left, stopped moving or deadline`);
     else row.notes.push(`drained ${((Date.now() - this.started) / 1000).toFixed(0)} s after start`);
     const last = this.services.at(-1);
     if (last !== undefined && last.child.exit() === undefined) {

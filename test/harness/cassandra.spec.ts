@@ -51,7 +51,7 @@ describe('the Cassandra harness checks', () => {
     );
     for (const key of [
       'commitlog_sync: group',
-      'commitlog_sync_group_window: 10ms',
+      'commitlog_sync_group_window: 2ms',
       'partitioner:',
       'endpoint_snitch:',
       'seeds: "127.0.0.2:7001"',
@@ -72,8 +72,8 @@ describe('the Cassandra harness checks', () => {
     expect(cassandraYaml(layout, { commitlog: 'batch' })).toMatch(
       /commitlog_sync: batch\n(?!commitlog_sync)/,
     );
-    expect(cassandraYaml(layout, { commitlogGroupWindowMs: 2 })).toContain(
-      'commitlog_sync_group_window: 2ms',
+    expect(cassandraYaml(layout, { commitlogGroupWindowMs: 5 })).toContain(
+      'commitlog_sync_group_window: 5ms',
     );
     expect(() => cassandraYaml(layout, { commitlogGroupWindowMs: 0 })).toThrow(/positive integer/);
     expect(cassandraYaml(layout, {})).not.toContain('auto_bootstrap');
