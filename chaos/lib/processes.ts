@@ -51,6 +51,12 @@ export interface Child {
   signal(signal: NodeJS.Signals): void;
 }
 
+// Children still running when the suite ends, however it ends: none may outlive it.
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
 /**
  * A TypeScript entry point in its own Node process (tsx as a loader, no wrapper process), so a
  * signal sent to its pid reaches the program itself: SIGSTOP freezes it, kill -9 kills it.
@@ -59,9 +65,11 @@ export function spawnNode(script: string, args: string[], env: NodeJS.ProcessEnv
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: projectRoot,
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // stdin stays open while the suite lives: a child can end itself when the suite dies.
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   if (child.pid === undefined) throw new Error(`could not start ${script}`);
+  live.add(child);
   let output = '';
   const append = (chunk: Buffer) => {
     // A long run logs a lot; the tail is what a report needs.
@@ -72,6 +80,7 @@ export function spawnNode(script: string, args: string[], env: NodeJS.ProcessEnv
   let ended: Exit | undefined;
   const exited = new Promise<Exit>((resolve) =>
     child.once('exit', (code, signal) => {
+      live.delete(child);
       ended = { code, signal, at: Date.now() };
       resolve(ended);
     }),
