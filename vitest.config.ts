@@ -15,14 +15,14 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.spec.ts', 'test/**/*.property.ts'],
-          exclude: ['test/integration/**', 'node_modules/**'],
+          exclude: ['test/integration/**', 'test/chaos/**', 'node_modules/**'],
           testTimeout: 30_000,
         },
       },
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.spec.ts'],
+          include: ['test/integration/**/*.spec.ts', 'test/chaos/**/*.spec.ts'],
           globalSetup: ['test/integration/globalSetup.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,

@@ -1,4 +1,5 @@
 // `npm run bench`: every benchmark, figures and ratios against a baseline run in the same process.
+import { runCommitlogBench } from './commitlog.js';
 import { runEmulatorBench } from './emulator.js';
 import { runOperatorsBench } from './operators.js';
 
@@ -6,6 +7,7 @@ const only = process.argv[2];
 const benches: Record<string, () => Promise<unknown>> = {
   operators: () => runOperatorsBench(),
   emulator: () => runEmulatorBench(),
+  commitlog: () => runCommitlogBench(),
 };
 
 for (const [name, run] of Object.entries(benches)) {

@@ -50,7 +50,8 @@ describe('the Cassandra harness checks', () => {
       { auth: true, tls: { keystore: '/k.jks', keystorePassword: 'pw' } },
     );
     for (const key of [
-      'commitlog_sync: periodic',
+      'commitlog_sync: group',
+      'commitlog_sync_group_window: 2ms',
       'partitioner:',
       'endpoint_snitch:',
       'seeds: "127.0.0.2:7001"',
@@ -61,6 +62,22 @@ describe('the Cassandra harness checks', () => {
     expect(yaml).toContain('native_transport_port: 9043');
     expect(yaml).toContain('authenticator: PasswordAuthenticator');
     expect(yaml).toMatch(/client_encryption_options:\n {2}enabled: true/);
+  });
+
+  it('writes the commitlog mode asked for, durable by default', () => {
+    const layout = { host: '127.0.0.5', nativePort: 9042, storagePort: 7000, dir: '/tmp/n5' };
+    expect(cassandraYaml(layout, { commitlog: 'periodic' })).toContain(
+      'commitlog_sync: periodic\ncommitlog_sync_period: 10000ms',
+    );
+    expect(cassandraYaml(layout, { commitlog: 'batch' })).toMatch(
+      /commitlog_sync: batch\n(?!commitlog_sync)/,
+    );
+    expect(cassandraYaml(layout, { commitlogGroupWindowMs: 5 })).toContain(
+      'commitlog_sync_group_window: 5ms',
+    );
+    expect(() => cassandraYaml(layout, { commitlogGroupWindowMs: 0 })).toThrow(/positive integer/);
+    expect(cassandraYaml(layout, {})).not.toContain('auto_bootstrap');
+    expect(cassandraYaml(layout, { autoBootstrap: false })).toContain('auto_bootstrap: false');
   });
 
   it('refuses to start, naming the port, when the CQL port is held by a plain listener', async () => {
