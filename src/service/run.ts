@@ -13,10 +13,10 @@ import { pipelineMetrics } from '../telemetry/metrics.js';
 import { startTracing } from '../telemetry/otlp.js';
 import { startPrometheusMetrics } from '../telemetry/prometheus.js';
 import { messageTracing } from '../telemetry/tracing.js';
-import { probeCassandra, warnOnSingleReplica } from './cassandraProbe.js';
 import { createCassandraClient, createServiceBusClient } from './clients.js';
 import { loadConfig, redact, type SluiceConfig } from './config.js';
 import { startHealthServer } from './http.js';
+import { probe, probeCassandra, warnOnSingleReplica } from './probes.js';
 import { rateLimited } from './rateLimited.js';
 
 /** What a pipeline module's factory is given. */
@@ -56,8 +56,8 @@ export const EXIT = {
 // After the drain deadline the process ends even if a dependency still holds a handle open
 // (the SDK's acceptNextSession ignores its abort signal, a frozen broker never answers a close).
 const EXIT_MARGIN_MS = 5_000;
-// Readiness: Cassandra must have answered a probe within this long.
-const CASSANDRA_FRESH_MS = 5_000;
+// Readiness: Cassandra and Service Bus must have answered a probe within this long.
+const FRESH_MS = 4_000;
 
 /**
  * `sluice run <module>`: loads the configuration and the module (stops with one line naming the
@@ -115,6 +115,10 @@ export async function runService(modulePath: string, env: NodeJS.ProcessEnv = pr
     onGrowth: (entity, before, after) => logger.warn({ entity, before, after }, 'dead-letter queue grew'),
   });
   const cassandraHealth = probeCassandra(cql);
+  // A frozen broker keeps the connection open and receive calls just come back empty: ask it.
+  const serviceBusHealth = probe(async () => {
+    if ((await deadLetters.reachable(FRESH_MS, 0)) === false) throw new Error('no answer to a peek');
+  });
   void warnOnSingleReplica(cql, config.cassandra.keyspace, (line) => logger.warn(line));
   let draining = false;
   let running: RunningPipeline[] = [];
@@ -122,11 +126,10 @@ export async function runService(modulePath: string, env: NodeJS.ProcessEnv = pr
   const http = await startHealthServer(config.http.port, {
     ready: async () => {
       if (draining) return { ready: false, reason: 'draining' };
-      const c = cassandraHealth.state();
-      if (c.lastOkAt === undefined || Date.now() - c.lastOkAt.getTime() > CASSANDRA_FRESH_MS)
+      if (!cassandraHealth.fresh(FRESH_MS))
         return {
           ready: false,
-          reason: `Cassandra does not answer: ${messageOf(c.lastError ?? 'no answer yet')}`,
+          reason: `Cassandra does not answer: ${messageOf(cassandraHealth.state().lastError ?? 'no answer yet')}`,
         };
       for (const p of running) {
         const h = p.health();
@@ -143,8 +146,11 @@ export async function runService(modulePath: string, env: NodeJS.ProcessEnv = pr
         if (h.lastReceiveAt === undefined)
           return { ready: false, reason: `pipeline ${p.name}: no receive from Service Bus has worked yet` };
       }
-      if ((await deadLetters.reachable()) === false)
-        return { ready: false, reason: 'Service Bus does not answer' };
+      if (!serviceBusHealth.fresh(FRESH_MS))
+        return {
+          ready: false,
+          reason: `Service Bus does not answer: ${messageOf(serviceBusHealth.state().lastError ?? 'no answer yet')}`,
+        };
       return { ready: true };
     },
     metrics: (req, res) => prometheus.handle(req, res),
@@ -219,6 +225,7 @@ export async function runService(modulePath: string, env: NodeJS.ProcessEnv = pr
   for (const p of running) logger.info({ pipeline: p.name, counts: p.counts() }, 'pipeline stopped');
   deadLetters.stop();
   cassandraHealth.stop();
+  serviceBusHealth.stop();
   await closeClients();
   await http.close();
   await prometheus.shutdown();

@@ -69,12 +69,12 @@ export function monitorDeadLetters(options: DeadLetterMonitorOptions) {
     refresh: round,
     /**
      * Whether Service Bus answers right now: one peek on a watched entity's dead-letter queue,
-     * at most every 10 s. `undefined` until an entity is known.
+     * reusing an answer younger than `maxAgeMs`. `undefined` until an entity is known.
      */
-    async reachable(timeoutMs = 5_000): Promise<boolean | undefined> {
+    async reachable(timeoutMs = 5_000, maxAgeMs = 10_000): Promise<boolean | undefined> {
       const entity = entities.values().next().value as string | undefined;
       if (entity === undefined) return undefined;
-      if (probed !== undefined && Date.now() - probed.at < 10_000) return probed.ok;
+      if (probed !== undefined && Date.now() - probed.at < maxAgeMs) return probed.ok;
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), timeoutMs);

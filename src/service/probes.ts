@@ -1,36 +1,38 @@
 import cassandra from 'cassandra-driver';
 
-export interface CassandraProbe {
+export interface Probe {
+  /** When the question was last answered, and the last failure if one came after it. */
   state(): { lastOkAt: Date | undefined; lastError: unknown };
+  /** True when answered within `maxAgeMs`. */
+  fresh(maxAgeMs: number): boolean;
   stop(): void;
 }
 
 /**
- * Asks Cassandra a cheap question every `intervalMs` (a local read of `system.local`, with a short
- * timeout), so readiness knows within seconds when a node is down, frozen or unreachable, and again
- * when it is back; the driver's own view (a connected socket) stays true for a frozen node.
+ * Asks a dependency a cheap question every `intervalMs`, each with a deadline, so readiness knows
+ * within seconds when it is down, frozen or unreachable, and again when it is back: a frozen peer
+ * keeps its sockets open, so a client's own view of its connections stays true.
  */
-export function probeCassandra(
-  client: cassandra.Client,
-  intervalMs = 1_000,
-  timeoutMs = 2_000,
-): CassandraProbe {
+export function probe(ask: () => Promise<unknown>, intervalMs = 1_000, timeoutMs = 2_000): Probe {
   let lastOkAt: Date | undefined;
   let lastError: unknown;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const round = async () => {
+    let deadline: NodeJS.Timeout | undefined;
     try {
-      await client.execute('SELECT release_version FROM system.local', [], {
-        prepare: true,
-        readTimeout: timeoutMs,
-        consistency: cassandra.types.consistencies.localOne,
-        isIdempotent: true,
-      });
+      await Promise.race([
+        ask(),
+        new Promise((_, reject) => {
+          deadline = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
       lastOkAt = new Date();
       lastError = undefined;
     } catch (error) {
       lastError = error;
+    } finally {
+      clearTimeout(deadline);
     }
     if (!stopped) {
       timer = setTimeout(() => void round(), intervalMs);
@@ -40,11 +42,27 @@ export function probeCassandra(
   void round();
   return {
     state: () => ({ lastOkAt, lastError }),
+    fresh: (maxAgeMs) => lastOkAt !== undefined && Date.now() - lastOkAt.getTime() <= maxAgeMs,
     stop() {
       stopped = true;
       clearTimeout(timer);
     },
   };
+}
+
+/** A local read of `system.local`: answered by the node the driver talks to, whatever the keyspaces. */
+export function probeCassandra(client: cassandra.Client, intervalMs = 1_000, timeoutMs = 2_000): Probe {
+  return probe(
+    () =>
+      client.execute('SELECT release_version FROM system.local', [], {
+        prepare: true,
+        readTimeout: timeoutMs,
+        consistency: cassandra.types.consistencies.localOne,
+        isIdempotent: true,
+      }),
+    intervalMs,
+    timeoutMs,
+  );
 }
 
 /**
