@@ -5,6 +5,7 @@ import { createTelemetrySchema, runPipeline, startEmulator } from '../../src/ind
 import { telemetryPipeline } from '../../src/pipelines/examples/telemetry.js';
 import { emulatorConfig } from '../support/emulatorConfig.js';
 import { tcpProxy } from '../support/tcpProxy.js';
+import { until } from '../support/wait.js';
 import { freshKeyspace } from './support/cassandra.js';
 
 // Cassandra goes away mid-run (every connection cut and refused, as a dead node looks to a client)
@@ -34,14 +35,6 @@ afterAll(async () => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await sleep(100);
-  }
-}
 
 describe('a Cassandra outage', () => {
   it('costs no delivery: receiving stops, nothing is abandoned or dead-lettered, and writes resume within seconds', async () => {

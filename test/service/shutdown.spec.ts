@@ -6,6 +6,7 @@ import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/index.js';
 import { emulatorConfig } from '../support/emulatorConfig.js';
+import { until } from '../support/wait.js';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
 let emulator: Emulator;
@@ -61,14 +62,6 @@ function start(
 
 const written = (file: string) =>
   existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('sluice run, stopped by a signal', () => {
   it('stops receiving, lets in-flight work settle, leaves the rest in the queue unlocked, and exits 0', async () => {

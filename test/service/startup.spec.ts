@@ -6,6 +6,7 @@ import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/index.js';
 import { emulatorConfig } from '../support/emulatorConfig.js';
+import { until } from '../support/wait.js';
 
 // `sluice run` as a user runs it, in a child process: problems no retry can fix end the process with
 // one line naming them; transient ones keep it up, not ready, until SIGTERM ends it.
@@ -61,14 +62,6 @@ async function exitWithin(r: Run, ms: number): Promise<number | null> {
 }
 
 const port = (output: string) => Number(/"port":(\d+)[^}]*health and metrics listening/.exec(output)?.[1]);
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('sluice run, start-up failures', () => {
   const syntaxError = path.join(mkdtempSync(path.join(tmpdir(), 'sluice-mod-')), 'broken.mjs');
