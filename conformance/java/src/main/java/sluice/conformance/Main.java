@@ -1,0 +1,2 @@
+package sluice.conformance;
+public class Main { public static void main(String[] a) {} }
