@@ -381,7 +381,7 @@ await client.close().catch(() => undefined);
 console.log(`${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
 process.exit(0);
 
-/** `com.microsoft:enumerate-sessions` on the queue's $management node; returns the session ids. */
+/** `com.microsoft:get-message-sessions` (what the service and the Go SDK call it) on the queue's $management node; returns the session ids. */
 async function enumerateSessions(queue: string): Promise<string[]> {
   const url = new URL(connectionString!.match(/Endpoint=([^;]+)/)![1]!.replace('sb://', 'http://'));
   const name = connectionString!.match(/SharedAccessKeyName=([^;]+)/)![1]!;
@@ -421,8 +421,13 @@ async function enumerateSessions(queue: string): Promise<string[]> {
     });
     eq(Number(auth.application_properties?.['status-code']), 202, '$cbs status');
     const reply = await request(`${queue}/$management`, {
-      application_properties: { operation: 'com.microsoft:enumerate-sessions' },
-      body: rhea.types.wrap_map({ skip: rhea.types.wrap_int(0), top: rhea.types.wrap_int(100) }),
+      application_properties: { operation: 'com.microsoft:get-message-sessions' },
+      // last-updated-time = 10000-01-01 (DateTime.MaxValue on the service): sessions with messages or state.
+      body: rhea.types.wrap_map({
+        'last-updated-time': rhea.types.wrap_timestamp(253402300800000),
+        skip: rhea.types.wrap_int(0),
+        top: rhea.types.wrap_int(100),
+      }),
     });
     const status = Number(reply.application_properties?.statusCode);
     if (status !== 200)
