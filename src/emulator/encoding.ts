@@ -15,6 +15,9 @@ export const ANN = {
   enqueueSequenceNumber: 'x-opt-enqueue-sequence-number',
 } as const;
 
+/** The delivery annotation carrying a peek-lock message's lock token (Go reads it there, not from the tag). */
+export const LOCK_TOKEN_ANNOTATION = 'x-opt-lock-token';
+
 /** The batch message format the SDKs use: each data section of the body is one encoded message. */
 export const BATCH_FORMAT = 0x80013700;
 
@@ -72,6 +75,8 @@ export interface DeliveryView {
   lockedUntil?: number;
   state?: 0 | 1 | 2;
   extraAnnotations?: Record<string, unknown>;
+  /** Peek-lock deliveries and management replies carry it, as the service sends them. */
+  lockToken?: string;
 }
 
 /** Encodes a stored message for delivery, adding the broker annotations and the header the SDK reads. */
@@ -83,6 +88,28 @@ export function encodeForDelivery(msg: Message, view: DeliveryView): Buffer {
   else delete annotations[ANN.lockedUntil];
   if (view.state !== undefined) annotations[ANN.messageState] = types.wrap_int(view.state);
   Object.assign(annotations, view.extraAnnotations ?? {});
-  const out = { ...msg, message_annotations: annotations, delivery_count: view.deliveryCount } as Message;
-  return rhea.message.encode(out);
+  const delivery: Record<string, unknown> = { ...(msg.delivery_annotations ?? {}) };
+  if (view.lockToken)
+    delivery[LOCK_TOKEN_ANNOTATION] = types.wrap_uuid(Buffer.from(rhea.string_to_uuid(view.lockToken)));
+  else delete delivery[LOCK_TOKEN_ANNOTATION];
+  const { footer, ...rest } = {
+    ...msg,
+    delivery_annotations: Object.keys(delivery).length > 0 ? delivery : undefined,
+    message_annotations: annotations,
+    delivery_count: view.deliveryCount,
+  };
+  const head = rhea.message.encode(rest as Message);
+  return footer ? Buffer.concat([head, encodeFooter(footer)]) : head;
+}
+
+const FOOTER = 0x78;
+type WriterLike = { write(o: unknown): void; toBuffer(): Buffer };
+const { Writer } = types as unknown as { Writer: new () => WriterLike };
+
+// rhea writes the footer before the body; the footer is the last section of a message, and proton-j
+// (Java) takes the first section after the application properties as the body.
+function encodeFooter(footer: Record<string, unknown>): Buffer {
+  const w = new Writer();
+  w.write(types.described_nc(types.wrap_ulong(FOOTER), types.wrap_map(footer)));
+  return w.toBuffer();
 }

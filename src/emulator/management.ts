@@ -2,6 +2,7 @@ import rhea, { type Message } from 'rhea';
 import { encodeForDelivery, longValue, uuidToString } from './encoding.js';
 import type { Namespace, Resolved } from './entities.js';
 import { EmulatorOpError, type MessageQueue, type ReceiveMode, type Settlement } from './queue.js';
+import { listSessions } from './sessionList.js';
 
 const { types } = rhea;
 
@@ -159,6 +160,7 @@ export function handleManagement(ns: Namespace, r: Resolved, request: Message, n
               enqueuedAt: m.enqueuedAt,
               deliveryCount: m.deliveryCount,
               lockedUntil: m.lockedUntil,
+              lockToken: m.lockToken,
             }),
           };
           if (m.lockToken)
@@ -196,7 +198,9 @@ export function handleManagement(ns: Namespace, r: Resolved, request: Message, n
         const q = requireQueue(r);
         const id = requireHeldSession(q, sessionOf(body), now);
         const state = body['session-state'];
-        q.session(id).state = Buffer.isBuffer(state) ? state : undefined;
+        const session = q.session(id);
+        session.state = Buffer.isBuffer(state) ? state : undefined;
+        session.updatedAt = now;
         return { statusCode: 200, body: {} };
       }
       case 'com.microsoft:get-session-state': {
@@ -206,6 +210,8 @@ export function handleManagement(ns: Namespace, r: Resolved, request: Message, n
         // No state is answered without the key, which the SDK surfaces as undefined.
         return { statusCode: 200, body: state ? { 'session-state': state } : {} };
       }
+      case 'com.microsoft:get-message-sessions':
+        return listSessions(requireQueue(r), body);
       default:
         throw new EmulatorOpError(
           'amqp:not-implemented',

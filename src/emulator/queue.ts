@@ -39,6 +39,8 @@ export interface SessionState {
   holder?: Consumer;
   lockedUntil: number;
   state?: Buffer;
+  /** When a message arrived in the session or its state was set: what list-sessions filters on. */
+  updatedAt: number;
 }
 
 export type Settlement =
@@ -104,6 +106,7 @@ export class MessageQueue {
     m.holder = undefined;
     this.messages.set(m.seq, m);
     this.putReady(m);
+    if (this.sessionful) this.session(m.sessionId ?? '').updatedAt = this.now();
     this.pump();
   }
 
@@ -122,7 +125,7 @@ export class MessageQueue {
   session(id: string): SessionState {
     let s = this.sessions.get(id);
     if (!s) {
-      s = { id, ready: new SeqList<StoredMessage>(), lockedUntil: 0 };
+      s = { id, ready: new SeqList<StoredMessage>(), lockedUntil: 0, updatedAt: this.now() };
       this.sessions.set(id, s);
     }
     return s;

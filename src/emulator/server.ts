@@ -8,11 +8,14 @@ import rhea, {
   type Receiver,
   type Sender,
 } from 'rhea';
+import { answerSettlement } from './answers.js';
 import { covers, type SasKey, verifySasToken } from './auth.js';
 import { decodeTransfer, encodeForDelivery, lockTokenTag, reorderGuid, ticksBuffer } from './encoding.js';
 import { type Namespace, type Resolved, stripHost } from './entities.js';
 import { handleManagement, type ManagementReply } from './management.js';
 import type { Consumer, EmulatorOpError, MessageQueue, ReceiveMode, StoredMessage } from './queue.js';
+import { readSessionFilter, SESSION_FILTER, type SessionRequest } from './sessionFilter.js';
+import { sourceFields, targetFields } from './termini.js';
 
 interface Outcomes {
   accepted(): { described(): unknown };
@@ -23,7 +26,6 @@ interface Outcomes {
 const outcomes = rhea.message as unknown as Outcomes;
 
 const locksByDelivery = new WeakMap<object, { queue: MessageQueue; token: string }>();
-const SESSION_FILTER = 'com.microsoft:session-filter';
 const TIMEOUT_PROPERTY = 'com.microsoft:timeout';
 const LOCKED_UNTIL_PROPERTY = 'com.microsoft:locked-until-utc';
 
@@ -48,6 +50,7 @@ interface ConnState {
 interface SessionWaiter {
   queue: MessageQueue;
   consumer: LinkConsumer;
+  request: SessionRequest;
   deadline: number;
   conn: ConnState;
 }
@@ -123,6 +126,7 @@ class LinkConsumer implements Consumer {
       enqueuedAt: m.enqueuedAt,
       deliveryCount: m.deliveryCount,
       lockedUntil: this.mode === 'peekLock' ? m.lockedUntil : undefined,
+      lockToken: token,
     });
     const tag = token
       ? lockTokenTag(token)
@@ -364,8 +368,11 @@ export class EmulatorServer {
   private echoAttach(link: Sender | Receiver, extra: Any = {}): void {
     const remote = (link as unknown as { remote: { attach: Any } }).remote.attach;
     const local = (link as unknown as { local: { attach: Any } }).local.attach;
-    if (remote.source) link.set_source(remote.source as never);
-    if (remote.target) link.set_target(remote.target as never);
+    // Copies, never the decoded termini themselves: see `detached`.
+    const source = sourceFields(remote.source);
+    const target = targetFields(remote.target);
+    if (source) link.set_source(source as never);
+    if (target) link.set_target(target as never);
     local.snd_settle_mode = remote.snd_settle_mode ?? 0;
     local.rcv_settle_mode = remote.rcv_settle_mode ?? 0;
     Object.assign(local, extra);
@@ -424,8 +431,8 @@ export class EmulatorServer {
     const cons = new LinkConsumer(link, queue, mode, () => {
       this.stats.messagesDelivered++;
     });
-    const filter = (source.filter ?? undefined) as Any | undefined;
-    const wantsSession = filter !== undefined && SESSION_FILTER in filter;
+    const sessionRequest = readSessionFilter((source.filter ?? undefined) as Any | undefined);
+    const wantsSession = sessionRequest !== undefined;
     if (queue.sessionful !== wantsSession) {
       this.fail(
         link,
@@ -437,41 +444,46 @@ export class EmulatorServer {
       return;
     }
     st.consumers.add(cons);
-    if (!wantsSession) {
+    if (!sessionRequest) {
       cons.active = true;
       queue.addConsumer(cons);
       return;
     }
-    const requested = filter[SESSION_FILTER];
-    const requestedId = requested === undefined || requested === null ? undefined : String(requested);
     let session: ReturnType<MessageQueue['acceptSession']>;
     try {
-      session = queue.acceptSession(cons, requestedId);
+      session = queue.acceptSession(cons, sessionRequest.id);
     } catch (err) {
       st.consumers.delete(cons);
       const e = err as EmulatorOpError;
       // Without the session id in the echoed filter the SDK reports SessionCannotBeLocked itself.
-      link.set_source({ ...source, filter: undefined } as never);
+      const { filter: _sent, ...echo } = sourceFields(remote.source) ?? {};
+      link.set_source(echo as never);
       this.fail(link, e.condition ?? 'amqp:internal-error', e.message);
       return;
     }
     if (session) {
-      this.grantSession(cons, session.id, session.lockedUntil);
+      this.grantSession(cons, sessionRequest, session.id, session.lockedUntil);
       return;
     }
     const props = (remote.properties ?? {}) as Any;
     const timeout =
       typeof props[TIMEOUT_PROPERTY] === 'number' ? (props[TIMEOUT_PROPERTY] as number) : 60_000;
     this.holdAttach(link);
-    const w: SessionWaiter = { queue, consumer: cons, deadline: this.now() + timeout, conn: st };
+    const w: SessionWaiter = {
+      queue,
+      consumer: cons,
+      request: sessionRequest,
+      deadline: this.now() + timeout,
+      conn: st,
+    };
     st.waiters.add(w);
     this.waiters.add(w);
   }
 
-  private grantSession(cons: LinkConsumer, id: string, lockedUntil: number): void {
+  private grantSession(cons: LinkConsumer, request: SessionRequest, id: string, lockedUntil: number): void {
     const link = cons.link;
     const remote = (link as unknown as { remote: { attach: Any } }).remote.attach;
-    const source = { ...((remote.source ?? {}) as Any), filter: { [SESSION_FILTER]: id } };
+    const source = { ...sourceFields(remote.source), filter: { [SESSION_FILTER]: request.echo(id) } };
     link.set_source(source as never);
     const local = (link as unknown as { local: { attach: Any } }).local.attach;
     local.properties = { [LOCKED_UNTIL_PROPERTY]: rhea.types.wrap_long(ticksBuffer(lockedUntil)) };
@@ -486,7 +498,7 @@ export class EmulatorServer {
       if (!s) return;
       this.waiters.delete(w);
       w.conn.waiters.delete(w);
-      this.grantSession(w.consumer, s.id, s.lockedUntil);
+      this.grantSession(w.consumer, w.request, s.id, s.lockedUntil);
       this.releaseAttach(w.consumer.link);
     }
   }
@@ -663,7 +675,9 @@ export class EmulatorServer {
     }
     if (status === 202) this.stats.cbsAccepted++;
     else this.stats.cbsRejected++;
-    this.reply(st, request, { 'status-code': status, 'status-description': description }, undefined, via);
+    // An int, as the service sends it: Java casts the value to Integer and Go asserts int32, so a uint fails both.
+    const reply = { 'status-code': rhea.types.wrap_int(status), 'status-description': description };
+    this.reply(st, request, reply, undefined, via);
   }
 
   private onManagement(st: ConnState, entity: string, request: Message, via: Receiver): void {
@@ -685,7 +699,7 @@ export class EmulatorServer {
       result = handleManagement(this.ns, resolved, request, this.now());
       resolved.queue?.pump();
     }
-    const props: Any = { statusCode: result.statusCode };
+    const props: Any = { statusCode: rhea.types.wrap_int(result.statusCode) };
     if (result.description) props.statusDescription = result.description;
     if (result.condition) props.errorCondition = result.condition;
     this.reply(st, request, props, result.body ?? {}, via);
@@ -696,12 +710,7 @@ export class EmulatorServer {
     // Looked up by delivery, not by consumer: a link whose session lock was lost still gets lock-lost answers.
     const lock = locksByDelivery.get(delivery);
     const state = (delivery as unknown as { remote_state?: Any }).remote_state ?? {};
-    const answer = (outcome: unknown) => {
-      delivery.update(true, outcome as never);
-      // In receiver-settle-mode "second" the client never settles after us; without this rhea keeps the
-      // delivery in its 2048-slot session window forever and the link stalls.
-      (delivery as unknown as { remote_settled: boolean }).remote_settled = true;
-    };
+    const answer = (outcome: unknown) => answerSettlement(delivery, outcome);
     if (!lock) {
       answer(outcomes.accepted().described());
       return;
