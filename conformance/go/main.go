@@ -595,6 +595,9 @@ func run(client *azservicebus.Client) {
 		return r.CompleteMessage(ctx, got[0], nil)
 	})
 	scenario("session.list", func(ctx context.Context) error {
+		if err := send(ctx, client, p+"-sq", &azservicebus.Message{Body: []byte("listed"), SessionID: ptr("conf-listed")}); err != nil {
+			return err
+		}
 		pager := client.NewListSessionsForQueuePager(p+"-sq", nil)
 		var ids []string
 		for pager.More() {
@@ -605,11 +608,11 @@ func run(client *azservicebus.Client) {
 			ids = append(ids, page.Sessions...)
 		}
 		for _, id := range ids {
-			if id == "conf-a" {
+			if id == "conf-listed" {
 				return nil
 			}
 		}
-		return fmt.Errorf("sessions %v lack conf-a (it has state)", ids)
+		return fmt.Errorf("sessions %v lack conf-listed (it holds a message)", ids)
 	})
 
 	scenario("topic.all", func(ctx context.Context) error {
