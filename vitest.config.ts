@@ -15,14 +15,16 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.spec.ts', 'test/**/*.property.ts'],
-          exclude: ['test/integration/**', 'node_modules/**'],
+          exclude: ['test/integration/**', 'test/conformance/**', 'node_modules/**'],
           testTimeout: 30_000,
         },
       },
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.spec.ts'],
+          // The conformance suite builds Java and Go clients: it runs here, one file at a time, not
+          // beside the timing-sensitive unit tests.
+          include: ['test/integration/**/*.spec.ts', 'test/conformance/**/*.spec.ts'],
           globalSetup: ['test/integration/globalSetup.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,

@@ -5,7 +5,8 @@ import { here, SDK_VERSIONS, scenarios, toolchainPresent } from '../../conforman
 import { conformanceConfig, LANGUAGES, type Language } from '../../conformance/config.js';
 import { runSuite } from '../../conformance/run.js';
 
-// The conformance suite (conformance/README.md) in CI: the JS column always, Python, Java and Go when
+// The conformance suite (conformance/README.md) in CI, in the integration project (files run one at a
+// time, so the Java and Go builds do not slow the unit tests): the JS column always, Python, Java and Go when
 // their toolchain is on the machine (SLUICE_CONFORMANCE=js,python limits the columns). A scenario
 // listed in conformance/known-failures.json may fail (the emulator bug is named there); any other
 // failure fails the test. Builds are cached under .cache/conformance, so only the first run is cold.
