@@ -25,6 +25,9 @@ var (
 	p                       string
 )
 
+// authError is what an authorization failure says (the emulator's description is InvalidSignature).
+var authError = regexp.MustCompile(`(?i)401|unauthori[sz]ed|InvalidSignature|authenticat`)
+
 type skip string
 
 func (s skip) Error() string { return string(s) }
@@ -209,10 +212,15 @@ func run(client *azservicebus.Client) {
 		defer bad.Close(context.Background())
 		c, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
-		if err := send(c, bad, p+"-auth", &azservicebus.Message{Body: []byte("must not arrive")}); err == nil {
+		err = send(c, bad, p+"-auth", &azservicebus.Message{Body: []byte("must not arrive")})
+		if err == nil {
 			return errors.New("send with a wrong key succeeded")
 		}
-		return nil
+		var sbErr *azservicebus.Error
+		if (errors.As(err, &sbErr) && sbErr.Code == azservicebus.CodeUnauthorizedAccess) || authError.MatchString(err.Error()) {
+			return nil
+		}
+		return fmt.Errorf("refused, but not for authorization: %v", err)
 	})
 
 	q := p + "-q"

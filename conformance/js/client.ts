@@ -19,6 +19,8 @@ const p = `conf-${lang}`;
 const counts = { passed: 0, failed: 0, skipped: 0 };
 
 class Skip extends Error {}
+/** What an authorization failure says in each SDK's error (the emulator's description is InvalidSignature). */
+const AUTH_ERROR = /401|unauthori[sz]ed|InvalidSignature|authenticat/i;
 
 async function scenario(id: string, body: () => Promise<void>): Promise<void> {
   try {
@@ -98,16 +100,18 @@ await scenario('auth.wrong-key', async () => {
       retryOptions: { maxRetries: 0, timeoutInMs: 10_000 },
     },
   );
-  let refused = false;
+  let refused: unknown;
   try {
     const s = bad.createSender(`${p}-auth`);
     await s.sendMessages(msg('must not arrive'));
-  } catch {
-    refused = true;
+  } catch (error) {
+    refused = error;
   } finally {
     await bad.close().catch(() => undefined);
   }
   check(refused, 'send with a wrong key succeeded');
+  const why = `${(refused as Error).message} ${(refused as { code?: string }).code ?? ''}`;
+  check(AUTH_ERROR.test(why), `refused, but not for authorization: ${why}`);
 });
 
 // send, receive, settle

@@ -20,6 +20,8 @@ from azure.servicebus import (
 CONN = sys.argv[1]
 LANG = sys.argv[2] if len(sys.argv) > 2 else "python"
 P = f"conf-{LANG}"
+# What an authorization failure says in each SDK's error (the emulator's description is InvalidSignature).
+AUTH_ERROR = re.compile(r"401|unauthori[sz]ed|InvalidSignature|authenticat", re.I)
 counts = {"passed": 0, "failed": 0, "skipped": 0}
 state = {}
 
@@ -102,15 +104,17 @@ def _():
     bad = ServiceBusClient.from_connection_string(
         re.sub(r"SharedAccessKey=[^;]*", "SharedAccessKey=wrong", CONN), retry_total=0
     )
-    refused = False
+    refused = None
     try:
         with bad.get_queue_sender(f"{P}-auth") as sender:
             sender.send_messages(ServiceBusMessage("must not arrive"))
-    except Exception:  # noqa: BLE001
-        refused = True
+    except Exception as e:  # noqa: BLE001
+        refused = e
     finally:
         bad.close()
-    check(refused, "send with a wrong key succeeded")
+    check(refused is not None, "send with a wrong key succeeded")
+    why = f"{type(refused).__name__}: {refused}"
+    check(AUTH_ERROR.search(why), f"refused, but not for authorization: {why}")
 
 
 Q = f"{P}-q"

@@ -41,6 +41,10 @@ public final class Main {
     return t;
   });
 
+  /** What an authorization failure says in each SDK's error (the emulator's description is InvalidSignature). */
+  private static final java.util.regex.Pattern AUTH_ERROR =
+      java.util.regex.Pattern.compile("401|unauthori[sz]ed|InvalidSignature|authenticat", java.util.regex.Pattern.CASE_INSENSITIVE);
+
   private static String conn;
   private static String lang = "java";
   private static String p;
@@ -177,13 +181,16 @@ public final class Main {
     });
     scenario("auth.wrong-key", () -> {
       String wrong = conn.replaceAll("SharedAccessKey=[^;]*", "SharedAccessKey=wrong");
-      boolean refused = false;
+      Throwable refused = null;
       try (ServiceBusSenderClient s = builder(wrong, 0).sender().queueName(p + "-auth").buildClient()) {
         s.sendMessage(msg("must not arrive"));
       } catch (RuntimeException e) {
-        refused = true;
+        refused = e;
       }
-      check(refused, "send with a wrong key succeeded");
+      check(refused != null, "send with a wrong key succeeded");
+      StringBuilder why = new StringBuilder();
+      for (Throwable t = refused; t != null; t = t.getCause()) why.append(t).append(' ');
+      check(AUTH_ERROR.matcher(why).find(), "refused, but not for authorization: " + why);
     });
 
     String q = p + "-q";
