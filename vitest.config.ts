@@ -15,14 +15,20 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.spec.ts', 'test/**/*.property.ts'],
-          exclude: ['test/integration/**', 'test/chaos/**', 'node_modules/**'],
+          exclude: ['test/integration/**', 'test/chaos/**', 'test/conformance/**', 'node_modules/**'],
           testTimeout: 30_000,
         },
       },
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.spec.ts', 'test/chaos/**/*.spec.ts'],
+          // The conformance suite builds Java and Go clients: it runs here, one file at a time, not
+          // beside the timing-sensitive unit tests.
+          include: [
+            'test/integration/**/*.spec.ts',
+            'test/chaos/**/*.spec.ts',
+            'test/conformance/**/*.spec.ts',
+          ],
           globalSetup: ['test/integration/globalSetup.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
