@@ -41,7 +41,13 @@ export class ConfigError extends SluiceError {
   readonly problems: readonly string[];
 
   constructor(problems: readonly string[]) {
-    super('ConfigInvalid', `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    // One line per problem, and one line in all when there is one problem.
+    super(
+      'ConfigInvalid',
+      problems.length === 1
+        ? `Invalid configuration: ${problems[0]}`
+        : `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
     this.problems = problems;
   }
 }

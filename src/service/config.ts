@@ -104,11 +104,13 @@ const list = optional.transform((v) =>
 );
 
 const EnvSchema = z.object({
-  SERVICEBUS_CONNECTION_STRING: matching(
-    'SERVICEBUS_CONNECTION_STRING',
-    /^Endpoint=sb:\/\/[A-Za-z0-9.-]+(:\d+)?\/?;/i,
-    'look like Endpoint=sb://<host>/;SharedAccessKeyName=<name>;SharedAccessKey=<key>',
-    false,
+  SERVICEBUS_CONNECTION_STRING: optional.refine(
+    (v) => v === undefined || /^Endpoint=sb:\/\/[A-Za-z0-9.-]+(:\d+)?\/?;/i.test(v),
+    {
+      // The key is a secret; the endpoint is not, and naming it shows what is wrong with it.
+      error: (issue) =>
+        `SERVICEBUS_CONNECTION_STRING must look like Endpoint=sb://<host>/;SharedAccessKeyName=<name>;SharedAccessKey=<key>${endpointOf(String(issue.input))}`,
+    },
   ),
   SERVICEBUS_CONNECTION_STRING_FILE: readableFile('SERVICEBUS_CONNECTION_STRING_FILE'),
   SERVICEBUS_NAMESPACE: matching(
@@ -156,6 +158,11 @@ const EnvSchema = z.object({
   SLUICE_BATCH_MAX_WAIT_MS: integer('SLUICE_BATCH_MAX_WAIT_MS', -1, 0, 60_000),
   SLUICE_WRITE_CONCURRENCY: integer('SLUICE_WRITE_CONCURRENCY', 0, 0, 10_000),
 });
+
+function endpointOf(connectionString: string): string {
+  const endpoint = /^\s*Endpoint=([^;]*)/i.exec(connectionString)?.[1];
+  return endpoint === undefined ? '' : ` (its endpoint is '${endpoint}')`;
+}
 
 /**
  * Rules between variables, read from the raw values so that they are reported together with the

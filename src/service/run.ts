@@ -91,7 +91,7 @@ export async function runService(modulePath: string, env: NodeJS.ProcessEnv = pr
   try {
     definitions = await loadPipelines(modulePath, { serviceBus, cassandra: cql, config, logger });
   } catch (error) {
-    const line = error instanceof ConfigError ? error.problems.join('; ') : messageOf(error);
+    const line = oneLine(error instanceof ConfigError ? error.problems.join('; ') : messageOf(error));
     logger.fatal({ module: modulePath }, `cannot load the pipeline module: ${line}`);
     console.error(`sluice: cannot load the pipeline module ${modulePath}: ${line}`);
     await closeClients();
@@ -213,7 +213,7 @@ export async function runService(modulePath: string, env: NodeJS.ProcessEnv = pr
   const code = failure === undefined ? EXIT.stopped : exitCodeOf(failure);
   if (failure !== undefined) {
     logger.error({ err: failure }, 'a pipeline failed; stopping the others');
-    if (code === EXIT.config) console.error(`sluice: ${describeFatal(failure, config)}`);
+    if (code === EXIT.config) console.error(`sluice: ${oneLine(describeFatal(failure, config))}`);
   }
   // Whatever hangs from here on, the process ends in time.
   setTimeout(() => {
@@ -243,6 +243,11 @@ function describeFatal(error: unknown, config: SluiceConfig): string {
       ? `key name '${keyName}'`
       : `Microsoft Entra identity${config.serviceBus.clientId === undefined ? '' : ` ${config.serviceBus.clientId}`} on ${config.serviceBus.namespace}`;
   return `Service Bus refused ${who}: ${messageOf(error)}`;
+}
+
+/** Compilers and SDKs put newlines in their messages; a person and a log scraper want one line. */
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ');
 }
 
 function exitCodeOf(error: unknown): number {
