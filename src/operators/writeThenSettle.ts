@@ -216,15 +216,20 @@ export function writeThenSettle<T>(
       const write = (batch: Batch<T>) =>
         new Observable<{ settled: Promise<BatchResult<T>> }>((inner) => {
           const stop = new AbortController();
+          let finished = false;
           writeBatch(batch, circuit, stop.signal).then(
             (result) => {
               if (stop.signal.aborted) return;
+              finished = true;
               inner.next(result);
               inner.complete();
             },
             (error: unknown) => inner.error(error),
           );
-          return () => stop.abort();
+          // Only an early unsubscribe aborts: aborting builds a DOMException, too dear per batch.
+          return () => {
+            if (!finished) stop.abort();
+          };
         });
       return source
         .pipe(
