@@ -59,6 +59,8 @@ interface Measured {
   emulatorCpuPer10k?: number;
   latenciesMs: number[];
   rss: { handled: number; rssMiB: number }[];
+  /** 1-minute load average when the consumer finished: other agents share the machine. */
+  load: number;
   problems: string[];
 }
 
@@ -141,7 +143,7 @@ function statusMiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
 
 function machine(): string {
   const [one, five] = os.loadavg();
-  return `${os.availableParallelism()} CPUs (nproc), ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / MiB / 1024)} GiB; load average ${one?.toFixed(2)} / ${five?.toFixed(2)} (1 / 5 min) at the end`;
+  return `${os.availableParallelism()} CPUs (nproc), ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / MiB / 1024)} GiB; load average ${one?.toFixed(2)} / ${five?.toFixed(2)} (1 / 5 min) at the end; 'load' is the 1-min load average as each consumer finished (2 ≈ both cores busy)`;
 }
 
 // ---- the emulator ---------------------------------------------------------------------------
@@ -304,7 +306,16 @@ async function measure(
       });
     });
     if (typeof done === 'string' || first === undefined) {
-      return { msgPerSec: 0, cpuPer10k: 0, peakRssMiB: 0, latenciesMs: [], rss, problems: [String(done)] };
+      const load = os.loadavg()[0]!;
+      return {
+        msgPerSec: 0,
+        cpuPer10k: 0,
+        peakRssMiB: 0,
+        latenciesMs: [],
+        rss,
+        load,
+        problems: [String(done)],
+      };
     }
     const seconds = (performance.now() - first.at) / 1000;
     const per10k = 10_000 / messages;
@@ -317,6 +328,7 @@ async function measure(
         : { emulatorCpuPer10k: (cpuSeconds(run.emulatorPid) - first.emulatorCpu) * per10k }),
       latenciesMs: done.latenciesMs,
       rss,
+      load: os.loadavg()[0]!,
       problems: [],
     };
     await producing;
@@ -392,13 +404,13 @@ function throughputTable(results: Measured[]): string {
   const ceiling = rate('raw-driver-1024');
   const naive = rate('naive');
   const lines = [
-    '| consumer | msg/s | × raw driver 1,024 | × naive defaults | CPU s / 10k msgs | peak RSS MiB | emulator CPU s / 10k | check |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| consumer | msg/s | × raw driver 1,024 | × naive defaults | CPU s / 10k msgs | peak RSS MiB | emulator CPU s / 10k | load | check |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const r of results) {
     const ok = r.problems.length === 0;
     lines.push(
-      `| ${r.consumer.what} | ${ok ? fmt(r.msgPerSec) : 'INVALID'} | ${ok && ceiling ? fmt(r.msgPerSec / ceiling, 2) : 'n/a'} | ${ok && naive ? fmt(r.msgPerSec / naive, 2) : 'n/a'} | ${fmt(r.cpuPer10k, 2)} | ${fmt(r.peakRssMiB)} | ${fmt(r.emulatorCpuPer10k, 2)} | ${ok ? 'ok' : `INVALID: ${r.problems.join('; ')}`} |`,
+      `| ${r.consumer.what} | ${ok ? fmt(r.msgPerSec) : 'INVALID'} | ${ok && ceiling ? fmt(r.msgPerSec / ceiling, 2) : 'n/a'} | ${ok && naive ? fmt(r.msgPerSec / naive, 2) : 'n/a'} | ${fmt(r.cpuPer10k, 2)} | ${fmt(r.peakRssMiB)} | ${fmt(r.emulatorCpuPer10k, 2)} | ${fmt(r.load, 1)} | ${ok ? 'ok' : `INVALID: ${r.problems.join('; ')}`} |`,
     );
   }
   return lines.join('\n');
@@ -413,13 +425,13 @@ function latencyTable(results: Measured[], rate: number, seconds: number): strin
     `Open loop, ${fmt(rate)} msg/s for ${seconds} s; enqueue (broker time) → settled (the consumer's completion hook), ms;`,
     'p50/p99/max over the messages settled after the first 10 % (warm-up: connections, JIT), max incl. warm-up over all',
     '',
-    '| consumer | p50 | p99 | max | max incl. warm-up | msg/s over the run | check |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| consumer | p50 | p99 | max | max incl. warm-up | msg/s over the run | load | check |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const r of results) {
     const sorted = r.latenciesMs.slice(Math.floor(r.latenciesMs.length / 10)).sort((a, b) => a - b);
     lines.push(
-      `| ${r.consumer.what} | ${fmt(percentile(sorted, 50))} | ${fmt(percentile(sorted, 99))} | ${fmt(sorted.at(-1))} | ${fmt(Math.max(...r.latenciesMs))} | ${fmt(r.msgPerSec)} | ${r.problems.length === 0 ? 'ok' : `INVALID: ${r.problems.join('; ')}`} |`,
+      `| ${r.consumer.what} | ${fmt(percentile(sorted, 50))} | ${fmt(percentile(sorted, 99))} | ${fmt(sorted.at(-1))} | ${fmt(Math.max(...r.latenciesMs))} | ${fmt(r.msgPerSec)} | ${fmt(r.load, 1)} | ${r.problems.length === 0 ? 'ok' : `INVALID: ${r.problems.join('; ')}`} |`,
     );
   }
   return lines.join('\n');
