@@ -1,0 +1,511 @@
+// End to end: Service Bus (the emulator, in its own process) → consumer → the local Cassandra, one
+// consumer process at a time, each on a fresh queue and keyspace, every run checked. See
+// `npm run bench -- e2e --help`.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
+import { createTelemetrySchema } from '../src/pipelines/examples/telemetry.js';
+import { cassandraClient, checkRows, reading } from './e2e/readings.js';
+import type { ChildReport } from './e2e/report.js';
+
+const USAGE = `npm run bench -- e2e [options]
+  --messages N     messages per consumer (default 100000; 10000 with --quick; 1000000 with --backlog)
+  --keys K         devices (default 1000)
+  --quick          10,000 messages
+  --only a,b       consumers by name (default all): ${'raw-driver-256, raw-driver-1024, raw-sdk, naive, naive-64, sluice, sluice-tuned'}
+  --tuned JSON     telemetryPipeline options of 'sluice-tuned' (default ${JSON.stringify(tunedDefault())})
+  --latency        open-loop latency instead: sluice, sluice-tuned, naive-64 at --rate for --duration s
+  --rate R         msg/s (default: half of Sluice's peak, measured first with --messages)
+  --duration S     seconds of the latency producer (default 30)
+  --backlog        Sluice with defaults over a backlog, RSS sampled every second
+  --profile        node --cpu-prof on the Sluice children (profiles in the run's folder)`;
+
+function tunedDefault() {
+  return { concurrency: 256, maxInFlight: 4000, batch: { maxCount: 50, maxWaitMs: 5 } };
+}
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const MiB = 1024 * 1024;
+const STALL_MS = 60_000;
+
+interface Consumer {
+  name: string;
+  kind: 'raw-driver' | 'raw-sdk' | 'naive' | 'sluice';
+  inFlight?: number;
+  sluiceOptions?: object;
+  what: string;
+}
+
+interface Options {
+  messages: number;
+  keys: number;
+  only?: string[];
+  tuned: object;
+  latency: boolean;
+  rate?: number;
+  durationS: number;
+  backlog: boolean;
+  profile: boolean;
+}
+
+interface Measured {
+  consumer: Consumer;
+  msgPerSec: number;
+  cpuPer10k: number;
+  peakRssMiB: number;
+  emulatorCpuPer10k?: number;
+  latenciesMs: number[];
+  rss: { handled: number; rssMiB: number }[];
+  /** 1-minute load average when the consumer finished: other agents share the machine. */
+  load: number;
+  problems: string[];
+}
+
+function consumers(tuned: object): Consumer[] {
+  return [
+    {
+      name: 'raw-driver-256',
+      kind: 'raw-driver',
+      inFlight: 256,
+      what: 'raw cassandra-driver, 256 in flight',
+    },
+    {
+      name: 'raw-driver-1024',
+      kind: 'raw-driver',
+      inFlight: 1024,
+      what: 'raw cassandra-driver, 1,024 in flight',
+    },
+    { name: 'raw-sdk', kind: 'raw-sdk', inFlight: 1024, what: 'raw SDK, receive + complete (1,024 calls)' },
+    { name: 'naive', kind: 'naive', what: 'naive subscribe, SDK defaults' },
+    { name: 'naive-64', kind: 'naive', inFlight: 64, what: 'naive subscribe, maxConcurrentCalls 64' },
+    { name: 'sluice', kind: 'sluice', what: 'Sluice `sluice run`, defaults' },
+    {
+      name: 'sluice-tuned',
+      kind: 'sluice',
+      sluiceOptions: tuned,
+      what: `Sluice tuned ${JSON.stringify(tuned)}`,
+    },
+  ];
+}
+
+function options(): Options {
+  const { values } = parseArgs({
+    args: process.argv.slice(3),
+    options: {
+      messages: { type: 'string' },
+      keys: { type: 'string' },
+      quick: { type: 'boolean' },
+      only: { type: 'string' },
+      tuned: { type: 'string' },
+      latency: { type: 'boolean' },
+      rate: { type: 'string' },
+      duration: { type: 'string' },
+      backlog: { type: 'boolean' },
+      profile: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const fallback = values.backlog ? 1_000_000 : values.quick ? 10_000 : 100_000;
+  return {
+    messages: Number(values.messages ?? fallback),
+    keys: Number(values.keys ?? 1_000),
+    ...(values.only === undefined ? {} : { only: values.only.split(',') }),
+    tuned: values.tuned === undefined ? tunedDefault() : JSON.parse(values.tuned),
+    latency: values.latency ?? false,
+    ...(values.rate === undefined ? {} : { rate: Number(values.rate) }),
+    durationS: Number(values.duration ?? 30),
+    backlog: values.backlog ?? false,
+    profile: values.profile ?? false,
+  };
+}
+
+// ---- /proc ----------------------------------------------------------------------------------
+
+/** utime + stime of a process, in seconds (`/proc/<pid>/stat` fields 14 and 15, clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** A `Vm*` line of `/proc/<pid>/status` in MiB (VmHWM: peak RSS; VmRSS: now). */
+function statusMiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
+  return Number(line?.[1] ?? Number.NaN) / 1024;
+}
+
+function machine(): string {
+  const [one, five] = os.loadavg();
+  return `${os.availableParallelism()} CPUs (nproc), ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / MiB / 1024)} GiB; load average ${one?.toFixed(2)} / ${five?.toFixed(2)} (1 / 5 min) at the end; 'load' is the 1-min load average as each consumer finished (2 ≈ both cores busy)`;
+}
+
+// ---- the emulator ---------------------------------------------------------------------------
+
+async function startEmulator(dir: string, queues: string[]) {
+  const config = path.join(dir, 'emulator.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      UserConfig: {
+        Namespaces: [
+          { Name: 'e2e', Queues: queues.map((Name) => ({ Name, Properties: { LockDuration: 'PT1M' } })) },
+        ],
+      },
+    }),
+  );
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/emulator/main.ts', '--config', config, '--port', '0'],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const connectionString = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = out.split('\n').find((l) => l.startsWith('Endpoint='));
+      if (line !== undefined) resolve(line.trim());
+    });
+    child.once('exit', (code) => reject(new Error(`emulator exited (${code}) before listening`)));
+  });
+  return { pid: child.pid!, connectionString, stop: () => stop(child) };
+}
+
+async function stop(child: ChildProcess, graceMs = 40_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+// ---- the queue ------------------------------------------------------------------------------
+
+function message(i: number, keys: number): ServiceBusMessage {
+  return { body: reading(i, keys), messageId: `m${i}`, contentType: 'application/json' };
+}
+
+/** Sends readings `from` ≤ i < `to`, four batches in flight. */
+async function fill(sb: ServiceBusClient, queue: string, from: number, to: number, keys: number) {
+  const sender = sb.createSender(queue);
+  let next = from;
+  const lane = async () => {
+    while (next < to) {
+      const batch = await sender.createMessageBatch();
+      while (next < to && batch.tryAddMessage(message(next, keys))) next += 1;
+      await sender.sendMessages(batch);
+    }
+  };
+  await Promise.all([lane(), lane(), lane(), lane()]);
+  await sender.close();
+}
+
+/** Open loop: `rate` msg/s for `seconds`, sent every 10 ms whatever the consumer does. */
+async function produce(sb: ServiceBusClient, queue: string, rate: number, seconds: number, keys: number) {
+  const sender = sb.createSender(queue);
+  const total = Math.round(rate * seconds);
+  const started = Date.now();
+  const sends: Promise<void>[] = [];
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * rate));
+    const batch = [];
+    for (; sent < due; sent++) batch.push(message(sent, keys));
+    if (batch.length > 0) sends.push(sender.sendMessages(batch));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  await Promise.all(sends);
+  await sender.close();
+}
+
+async function queueProblems(sb: ServiceBusClient, queue: string): Promise<string[]> {
+  const problems: string[] = [];
+  for (const subQueueType of [undefined, 'deadLetter'] as const) {
+    const receiver = sb.createReceiver(queue, subQueueType === undefined ? {} : { subQueueType });
+    const left = await receiver.peekMessages(1);
+    if (left.length > 0) problems.push(`${subQueueType ?? 'queue'} not empty`);
+    await receiver.close();
+  }
+  return problems;
+}
+
+// ---- a consumer run -------------------------------------------------------------------------
+
+function spawnConsumer(consumer: Consumer, env: NodeJS.ProcessEnv, log: number, profileDir?: string) {
+  const stdio: ['ignore', number, number, 'ipc'] = ['ignore', log, log, 'ipc'];
+  if (consumer.kind !== 'sluice') {
+    return spawn(process.execPath, ['--import', 'tsx', 'bench/e2e/consumer.ts', consumer.kind], {
+      cwd: ROOT,
+      env,
+      stdio,
+    });
+  }
+  const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+  return spawn(process.execPath, [...profile, 'bin/sluice.js', 'run', 'bench/e2e/sluiceModule.ts'], {
+    cwd: ROOT,
+    env: {
+      ...env,
+      SLUICE_HTTP_PORT: '0',
+      ...(consumer.sluiceOptions === undefined
+        ? {}
+        : { E2E_SLUICE_OPTIONS: JSON.stringify(consumer.sluiceOptions) }),
+    },
+    stdio,
+  });
+}
+
+/**
+ * Runs one consumer process until it reports its N messages: the clock and the CPU count start at
+ * its first message (start-up and compilation are not counted), peak RSS is read just before it
+ * is stopped. `whileRunning` (the latency producer) starts once the child is up.
+ */
+async function measure(
+  consumer: Consumer,
+  env: NodeJS.ProcessEnv,
+  messages: number,
+  run: { dir: string; emulatorPid: number; profile: boolean },
+  whileRunning?: () => Promise<void>,
+): Promise<Omit<Measured, 'problems' | 'consumer'> & { problems: string[] }> {
+  const log = openSync(path.join(run.dir, `${consumer.name}.log`), 'a');
+  const child = spawnConsumer(consumer, env, log, run.profile ? run.dir : undefined);
+  const pid = child.pid!;
+  const rss: Measured['rss'] = [];
+  let handled = 0;
+  let lastChange = Date.now();
+  let first: { at: number; cpu: number; emulatorCpu: number } | undefined;
+  let producing: Promise<void> | undefined;
+  const sampler = setInterval(() => {
+    if (first !== undefined) rss.push({ handled, rssMiB: statusMiB(pid, 'VmRSS') });
+  }, 1_000);
+  try {
+    const done = await new Promise<{ latenciesMs: number[] } | string>((resolve) => {
+      const stall = setInterval(() => {
+        if (Date.now() - lastChange > STALL_MS) resolve(`stalled at ${handled} of ${messages} messages`);
+      }, 1_000);
+      child.once('exit', (code) => resolve(`exited with ${code} at ${handled} of ${messages} messages`));
+      child.on('message', (report: ChildReport) => {
+        if (report.type === 'progress') {
+          if (producing === undefined && whileRunning !== undefined)
+            producing = new Promise((r) => setTimeout(r, 2_000)).then(whileRunning);
+          if (report.handled !== handled) lastChange = Date.now();
+          handled = report.handled;
+        } else if (report.type === 'first') {
+          first = { at: performance.now(), cpu: cpuSeconds(pid), emulatorCpu: cpuSeconds(run.emulatorPid) };
+        } else {
+          handled = messages;
+          clearInterval(stall);
+          resolve(report);
+        }
+      });
+    });
+    if (typeof done === 'string' || first === undefined) {
+      const load = os.loadavg()[0]!;
+      return {
+        msgPerSec: 0,
+        cpuPer10k: 0,
+        peakRssMiB: 0,
+        latenciesMs: [],
+        rss,
+        load,
+        problems: [String(done)],
+      };
+    }
+    const seconds = (performance.now() - first.at) / 1000;
+    const per10k = 10_000 / messages;
+    const figures = {
+      msgPerSec: messages / seconds,
+      cpuPer10k: (cpuSeconds(pid) - first.cpu) * per10k,
+      peakRssMiB: statusMiB(pid, 'VmHWM'),
+      ...(consumer.kind === 'raw-driver'
+        ? {}
+        : { emulatorCpuPer10k: (cpuSeconds(run.emulatorPid) - first.emulatorCpu) * per10k }),
+      latenciesMs: done.latenciesMs,
+      rss,
+      load: os.loadavg()[0]!,
+      problems: [],
+    };
+    await producing;
+    return figures;
+  } finally {
+    clearInterval(sampler);
+    await stop(child);
+  }
+}
+
+/** A fresh keyspace and queue, the messages in place (all of them, or none for the latency producer), the run, the check. */
+async function runConsumer(
+  consumer: Consumer,
+  queue: string,
+  keyspace: string,
+  setup: { sb: ServiceBusClient; connectionString: string; emulatorPid: number; dir: string },
+  opts: Options,
+  produceAtRate?: number,
+): Promise<Measured> {
+  const cql = cassandraClient();
+  try {
+    await cql.execute(
+      `CREATE KEYSPACE ${keyspace} WITH replication = {'class': 'NetworkTopologyStrategy', 'datacenter1': 1}`,
+    );
+    await createTelemetrySchema(cql, keyspace);
+    const messages = produceAtRate === undefined ? opts.messages : Math.round(produceAtRate * opts.durationS);
+    if (consumer.kind !== 'raw-driver' && produceAtRate === undefined)
+      await fill(setup.sb, queue, 0, messages, opts.keys);
+    const env = {
+      ...process.env,
+      E2E_MESSAGES: String(messages),
+      E2E_KEYS: String(opts.keys),
+      E2E_QUEUE: queue,
+      E2E_KEYSPACE: keyspace,
+      E2E_CONNECTION_STRING: setup.connectionString,
+      SERVICEBUS_CONNECTION_STRING: setup.connectionString,
+      CASSANDRA_KEYSPACE: keyspace,
+      ...(consumer.inFlight === undefined ? {} : { E2E_IN_FLIGHT: String(consumer.inFlight) }),
+    };
+    const producer =
+      produceAtRate === undefined
+        ? undefined
+        : () => produce(setup.sb, queue, produceAtRate, opts.durationS, opts.keys);
+    const figures = await measure(
+      consumer,
+      env,
+      messages,
+      { dir: setup.dir, emulatorPid: setup.emulatorPid, profile: opts.profile && consumer.kind === 'sluice' },
+      producer,
+    );
+    const problems = [...figures.problems];
+    if (consumer.kind !== 'raw-sdk') problems.push(...(await checkRows(cql, keyspace, messages, opts.keys)));
+    if (consumer.kind !== 'raw-driver') problems.push(...(await queueProblems(setup.sb, queue)));
+    return { consumer, ...figures, problems };
+  } finally {
+    await cql
+      .execute(`DROP KEYSPACE IF EXISTS ${keyspace}`, [], { readTimeout: 120_000 })
+      .catch(() => undefined);
+    await cql.shutdown();
+  }
+}
+
+// ---- the report -----------------------------------------------------------------------------
+
+const fmt = (n: number | undefined, digits = 0) =>
+  n === undefined || !Number.isFinite(n)
+    ? 'n/a'
+    : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+function throughputTable(results: Measured[]): string {
+  const rate = (name: string) =>
+    results.find((r) => r.consumer.name === name && r.problems.length === 0)?.msgPerSec;
+  const ceiling = rate('raw-driver-1024');
+  const naive = rate('naive');
+  const lines = [
+    '| consumer | msg/s | × raw driver 1,024 | × naive defaults | CPU s / 10k msgs | peak RSS MiB | emulator CPU s / 10k | load | check |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  ];
+  for (const r of results) {
+    const ok = r.problems.length === 0;
+    lines.push(
+      `| ${r.consumer.what} | ${ok ? fmt(r.msgPerSec) : 'INVALID'} | ${ok && ceiling ? fmt(r.msgPerSec / ceiling, 2) : 'n/a'} | ${ok && naive ? fmt(r.msgPerSec / naive, 2) : 'n/a'} | ${fmt(r.cpuPer10k, 2)} | ${fmt(r.peakRssMiB)} | ${fmt(r.emulatorCpuPer10k, 2)} | ${fmt(r.load, 1)} | ${ok ? 'ok' : `INVALID: ${r.problems.join('; ')}`} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+function latencyTable(results: Measured[], rate: number, seconds: number): string {
+  const lines = [
+    `Open loop, ${fmt(rate)} msg/s for ${seconds} s; enqueue (broker time) → settled (the consumer's completion hook), ms;`,
+    'p50/p99/max over the messages settled after the first 10 % (warm-up: connections, JIT), max incl. warm-up over all',
+    '',
+    '| consumer | p50 | p99 | max | max incl. warm-up | msg/s over the run | load | check |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  ];
+  for (const r of results) {
+    const sorted = r.latenciesMs.slice(Math.floor(r.latenciesMs.length / 10)).sort((a, b) => a - b);
+    lines.push(
+      `| ${r.consumer.what} | ${fmt(percentile(sorted, 50))} | ${fmt(percentile(sorted, 99))} | ${fmt(sorted.at(-1))} | ${fmt(Math.max(...r.latenciesMs))} | ${fmt(r.msgPerSec)} | ${fmt(r.load, 1)} | ${r.problems.length === 0 ? 'ok' : `INVALID: ${r.problems.join('; ')}`} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Least-squares slope of RSS over messages handled, after the first 10 % (start-up and warm-up). */
+function backlogReport(r: Measured, messages: number): string {
+  const points = r.rss.filter((s) => s.handled >= messages / 10);
+  const n = points.length;
+  const mx = points.reduce((s, p) => s + p.handled, 0) / n;
+  const my = points.reduce((s, p) => s + p.rssMiB, 0) / n;
+  const slope =
+    points.reduce((s, p) => s + (p.handled - mx) * (p.rssMiB - my), 0) /
+    points.reduce((s, p) => s + (p.handled - mx) ** 2, 0);
+  const rss = points.map((p) => p.rssMiB);
+  return [
+    `Backlog of ${fmt(messages)} messages, ${r.consumer.what}: ${r.problems.length === 0 ? 'ok' : `INVALID: ${r.problems.join('; ')}`}`,
+    `${fmt(r.msgPerSec)} msg/s, peak RSS ${fmt(r.peakRssMiB)} MiB; after the first 10 %: RSS ${fmt(Math.min(...rss))}–${fmt(Math.max(...rss))} MiB over ${n} samples, slope ${fmt(slope * 100_000, 2)} MiB per 100k messages`,
+  ].join('\n');
+}
+
+// ---- main -----------------------------------------------------------------------------------
+
+export async function runE2eBench(): Promise<string> {
+  const opts = options();
+  const dir = path.join(os.tmpdir(), `sluice-e2e-${Date.now()}`);
+  mkdirSync(dir, { recursive: true });
+  const all = consumers(opts.tuned);
+  const pick = (names: string[]) => all.filter((c) => names.includes(c.name));
+  const throughput = opts.backlog
+    ? []
+    : opts.latency
+      ? opts.rate === undefined
+        ? pick(['sluice'])
+        : []
+      : all;
+  const selected =
+    opts.only === undefined ? throughput : throughput.filter((c) => opts.only!.includes(c.name));
+  const queues = Array.from({ length: 12 }, (_, i) => `e2e-${i}`);
+  const emulator = await startEmulator(dir, queues);
+  const sb = new ServiceBusClient(emulator.connectionString);
+  const setup = { sb, connectionString: emulator.connectionString, emulatorPid: emulator.pid, dir };
+  const runId = Date.now().toString(36);
+  let queue = 0;
+  const next = (c: Consumer, rate?: number) =>
+    runConsumer(c, queues[queue]!, `e2e_${runId}_${queue++}`, setup, opts, rate).then((r) => {
+      console.error(
+        `${c.name}: ${r.problems.length === 0 ? `${fmt(r.msgPerSec)} msg/s` : r.problems.join('; ')}`,
+      );
+      return r;
+    });
+  const out: string[] = [];
+  try {
+    const results: Measured[] = [];
+    for (const c of selected) results.push(await next(c));
+    if (results.length > 0) {
+      out.push(
+        `${fmt(opts.messages)} telemetry readings over ${fmt(opts.keys)} devices, both tables, LOCAL_QUORUM`,
+      );
+      out.push('', throughputTable(results));
+    }
+    if (opts.latency) {
+      const peak = results.find((r) => r.consumer.name === 'sluice')?.msgPerSec;
+      const rate = opts.rate ?? Math.round((peak ?? 0) / 2);
+      const latency: Measured[] = [];
+      for (const c of pick(opts.only ?? ['sluice', 'sluice-tuned', 'naive-64']))
+        latency.push(await next(c, rate));
+      out.push('', latencyTable(latency, rate, opts.durationS));
+    }
+    if (opts.backlog) out.push('', backlogReport(await next(pick(['sluice'])[0]!), opts.messages));
+    out.push('', `Machine: ${machine()}. Logs${opts.profile ? ' and CPU profiles' : ''}: ${dir}`);
+  } finally {
+    await sb.close();
+    await emulator.stop();
+  }
+  return out.join('\n');
+}
