@@ -74,9 +74,10 @@ const integer = (name: string, fallback: number, min: number, max: number) =>
     });
     return z.NEVER;
   });
-const matching = (name: string, pattern: RegExp, expected: string, echo = true) =>
+// For variables that are not secrets: the message echoes the value.
+const matching = (name: string, pattern: RegExp, expected: string) =>
   optional.refine((v) => v === undefined || pattern.test(v), {
-    error: (issue) => `${name} must ${expected}${echo ? `, got '${String(issue.input)}'` : ''}`,
+    error: (issue) => `${name} must ${expected}, got '${String(issue.input)}'`,
   });
 const oneOf = (name: string, values: readonly string[], fallback: string) =>
   optional
