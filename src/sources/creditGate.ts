@@ -34,10 +34,14 @@ export class CreditGate {
     for (const wake of waiters) wake();
   }
 
-  /** Resolves when there is room (at once if there is), or when `signal` aborts. */
-  waitForRoom(signal?: AbortSignal): Promise<void> {
-    if (this.room() > 0 || signal?.aborted) return Promise.resolve();
-    return this.#wait(signal);
+  /**
+   * Resolves when there is room for `atLeast` messages (at once if there is), or when `signal`
+   * aborts. Asking for a handful at a time, each a broker round trip, costs more than waiting a
+   * moment for a worthwhile receive.
+   */
+  async waitForRoom(signal?: AbortSignal, atLeast = 1): Promise<void> {
+    const wanted = Math.min(Math.max(atLeast, 1), this.maxInFlight);
+    while (this.room() < wanted && !signal?.aborted) await this.#wait(signal);
   }
 
   /** Resolves when nothing is in flight, or when `signal` aborts. */

@@ -160,6 +160,14 @@ async function receiveWithinRoom(
   return messages;
 }
 
+/**
+ * The least room worth a receive call when the pipeline is full: a quarter of the bound, at most a
+ * receive batch. Below that, each settlement would trigger a receive of one message.
+ */
+function worthwhileReceive(run: SourceRun): number {
+  return Math.min(run.options.receiveBatchSize ?? 100, Math.ceil(run.gate.maxInFlight / 4));
+}
+
 /** Hands messages to the pipeline; `onDone` runs when one leaves it, whatever the outcome. */
 function emit(
   run: SourceRun,
@@ -218,7 +226,7 @@ async function receiveEntity(run: SourceRun): Promise<void> {
   let failures = 0;
 
   while (!signal.aborted) {
-    await run.gate.waitForRoom(signal);
+    await run.gate.waitForRoom(signal, worthwhileReceive(run));
     if (signal.aborted) break;
     let messages: ServiceBusReceivedMessage[];
     try {
