@@ -1,12 +1,11 @@
 import { ServiceBusClient } from '@azure/service-bus';
 import cassandra from 'cassandra-driver';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTelemetrySchema, runPipeline, startEmulator } from '../../src/index.js';
+import { describe, expect, inject, it } from 'vitest';
+import { runPipeline } from '../../src/index.js';
 import { telemetryPipeline } from '../../src/pipelines/examples/telemetry.js';
-import { emulatorConfig } from '../support/emulatorConfig.js';
 import { tcpProxy } from '../support/tcpProxy.js';
 import { until } from '../support/wait.js';
-import { freshKeyspace } from './support/cassandra.js';
+import { telemetryWorld } from './support/telemetryWorld.js';
 
 // Cassandra goes away mid-run (every connection cut and refused, as a dead node looks to a client)
 // and comes back. With MaxDeliveryCount 3, a pipeline that abandons on failure would dead-letter
@@ -16,23 +15,7 @@ const TOTAL = 3_000;
 const MAX_IN_FLIGHT = 200;
 const OUTAGE_MS = 10_000;
 
-type Emulator = Awaited<ReturnType<typeof startEmulator>>;
-let emulator: Emulator;
-let ks: Awaited<ReturnType<typeof freshKeyspace>>;
-
-beforeAll(async () => {
-  emulator = await startEmulator({
-    port: 0,
-    config: emulatorConfig({ telemetry: { LockDuration: 'PT5S', MaxDeliveryCount: 3 } }),
-  });
-  ks = await freshKeyspace(KS);
-  await createTelemetrySchema(ks.client, KS);
-});
-
-afterAll(async () => {
-  await emulator?.close();
-  await ks?.drop();
-});
+const w = telemetryWorld(KS, { telemetry: { LockDuration: 'PT5S', MaxDeliveryCount: 3 } });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -50,7 +33,7 @@ describe('a Cassandra outage', () => {
     });
     await cql.connect();
 
-    const producer = new ServiceBusClient(emulator.connectionString);
+    const producer = new ServiceBusClient(w.emulator.connectionString);
     const sender = producer.createSender('telemetry');
     for (let i = 0; i < TOTAL; i += 250) {
       await sender.sendMessages(
@@ -65,7 +48,7 @@ describe('a Cassandra outage', () => {
       );
     }
 
-    const consumer = new ServiceBusClient(emulator.connectionString);
+    const consumer = new ServiceBusClient(w.emulator.connectionString);
     let received = 0;
     const running = runPipeline(
       telemetryPipeline({
@@ -95,13 +78,13 @@ describe('a Cassandra outage', () => {
     const resumedAfterMs = Date.now() - upAt;
 
     await until(() => {
-      const stats = emulator.stats('telemetry');
+      const stats = w.emulator.stats('telemetry');
       return stats.active + stats.locked + stats.scheduled === 0 && running.counts().inFlight === 0;
     }, 120_000);
     await running.stop();
     const counts = running.counts();
     const rows = Number(
-      (await ks.client.execute(`SELECT count(*) AS n FROM ${KS}.readings`)).first().get('n'),
+      (await w.ks.client.execute(`SELECT count(*) AS n FROM ${KS}.readings`)).first().get('n'),
     );
     await consumer.close();
     await producer.close();
@@ -115,7 +98,7 @@ describe('a Cassandra outage', () => {
     // Nothing given back to the broker, nothing dead-lettered, every reading written once.
     expect(counts.abandoned).toBe(0);
     expect(counts.deadLettered).toEqual({});
-    expect(emulator.stats('telemetry').deadLettered).toBe(0);
+    expect(w.emulator.stats('telemetry').deadLettered).toBe(0);
     expect(rows).toBe(TOTAL);
     // Receiving stopped: in the outage's last 8 s at most a few probes' worth of messages came in.
     expect(receivedDuringOutage).toBeLessThanOrEqual(MAX_IN_FLIGHT);

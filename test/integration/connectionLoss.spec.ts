@@ -1,37 +1,21 @@
 import { ServiceBusClient } from '@azure/service-bus';
 import cassandra from 'cassandra-driver';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTelemetrySchema, runPipeline, startEmulator, telemetryPipeline } from '../../src/index.js';
-import { emulatorConfig } from '../support/emulatorConfig.js';
+import { describe, expect, it } from 'vitest';
+import { runPipeline, telemetryPipeline } from '../../src/index.js';
 import { tcpProxy } from '../support/tcpProxy.js';
-import { freshKeyspace } from './support/cassandra.js';
+import { telemetryWorld } from './support/telemetryWorld.js';
 
 // The network between Sluice and Service Bus fails twice during a run: the pipeline must ride it
 // out (reconnect, receive again), lose nothing and write nothing twice.
 const KS = 'sluice_it_netloss';
 const TOTAL = 2_000;
-type Emulator = Awaited<ReturnType<typeof startEmulator>>;
-let emulator: Emulator;
-let ks: Awaited<ReturnType<typeof freshKeyspace>>;
-
-beforeAll(async () => {
-  emulator = await startEmulator({
-    port: 0,
-    config: emulatorConfig({ telemetry: { LockDuration: 'PT5S' } }),
-  });
-  ks = await freshKeyspace(KS);
-  await createTelemetrySchema(ks.client, KS);
-});
-afterAll(async () => {
-  await emulator?.close();
-  await ks?.drop();
-});
+const w = telemetryWorld(KS, { telemetry: { LockDuration: 'PT5S' } });
 
 describe('a lost Service Bus connection', () => {
   it('is retried: every message ends up written exactly once and the queue drains', {
     timeout: 300_000,
   }, async () => {
-    const producer = new ServiceBusClient(emulator.connectionString);
+    const producer = new ServiceBusClient(w.emulator.connectionString);
     const sender = producer.createSender('telemetry');
     for (let i = 0; i < TOTAL; i += 100) {
       await sender.sendMessages(
@@ -49,9 +33,9 @@ describe('a lost Service Bus connection', () => {
     }
     await sender.close();
 
-    const proxy = await tcpProxy(emulator.port);
+    const proxy = await tcpProxy(w.emulator.port);
     const consumer = new ServiceBusClient(
-      emulator.connectionString.replace(`localhost:${emulator.port}`, `localhost:${proxy.port}`),
+      w.emulator.connectionString.replace(`localhost:${w.emulator.port}`, `localhost:${proxy.port}`),
       {
         retryOptions: { retryDelayInMs: 100, maxRetryDelayInMs: 1_000, timeoutInMs: 5_000 },
       },
@@ -60,7 +44,7 @@ describe('a lost Service Bus connection', () => {
       telemetryPipeline({
         serviceBus: consumer,
         entity: { queue: 'telemetry' },
-        cassandra: ks.client,
+        cassandra: w.ks.client,
         keyspace: KS,
         consistency: cassandra.types.consistencies.one,
         maxInFlight: 200,
@@ -69,7 +53,7 @@ describe('a lost Service Bus connection', () => {
       { drainTimeoutMs: 3_000 },
     );
     const rows = async () =>
-      Number((await ks.client.execute(`SELECT count(*) AS n FROM ${KS}.readings`)).first().get('n'));
+      Number((await w.ks.client.execute(`SELECT count(*) AS n FROM ${KS}.readings`)).first().get('n'));
     const until = async (condition: () => Promise<boolean> | boolean, ms: number) => {
       const deadline = Date.now() + ms;
       while (!(await condition())) {
@@ -83,7 +67,7 @@ describe('a lost Service Bus connection', () => {
     await until(() => running.counts().completed >= 1_000, 90_000);
     proxy.cut();
     await until(async () => {
-      const s = emulator.stats('telemetry');
+      const s = w.emulator.stats('telemetry');
       return s.active + s.locked === 0 && (await rows()) === TOTAL;
     }, 150_000);
     await running.stop();
@@ -92,8 +76,8 @@ describe('a lost Service Bus connection', () => {
     await proxy.close();
 
     expect(await rows()).toBe(TOTAL);
-    const ids = await ks.client.execute(`SELECT message_id FROM ${KS}.readings`, [], { fetchSize: 10_000 });
+    const ids = await w.ks.client.execute(`SELECT message_id FROM ${KS}.readings`, [], { fetchSize: 10_000 });
     expect(new Set(ids.rows.map((r) => r.get('message_id'))).size).toBe(TOTAL);
-    expect(emulator.stats('telemetry/$DeadLetterQueue').active).toBe(0);
+    expect(w.emulator.stats('telemetry/$DeadLetterQueue').active).toBe(0);
   });
 });

@@ -1,10 +1,9 @@
 import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
 import cassandra from 'cassandra-driver';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTelemetrySchema, runPipeline, startEmulator } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { runPipeline } from '../../src/index.js';
 import { telemetryPipeline } from '../../src/pipelines/examples/telemetry.js';
-import { emulatorConfig } from '../support/emulatorConfig.js';
-import { freshKeyspace } from './support/cassandra.js';
+import { telemetryWorld } from './support/telemetryWorld.js';
 
 // Poison and valid messages side by side, so that decode/validate dead-letter a message in the
 // same tick as its neighbours are completed: each must keep its own outcome and reason (rhea merges
@@ -12,20 +11,7 @@ import { freshKeyspace } from './support/cassandra.js';
 const KS = 'sluice_it_interleaved';
 const TOTAL = 1_500;
 
-type Emulator = Awaited<ReturnType<typeof startEmulator>>;
-let emulator: Emulator;
-let ks: Awaited<ReturnType<typeof freshKeyspace>>;
-
-beforeAll(async () => {
-  emulator = await startEmulator({ port: 0, config: emulatorConfig({ mixed: { LockDuration: 'PT30S' } }) });
-  ks = await freshKeyspace(KS);
-  await createTelemetrySchema(ks.client, KS);
-});
-
-afterAll(async () => {
-  await emulator?.close();
-  await ks?.drop();
-});
+const w = telemetryWorld(KS, { mixed: { LockDuration: 'PT30S' } });
 
 type Kind = 'valid' | 'DecodeFailed' | 'ValidationFailed';
 // Poison next to poison of another reason (adjacent delivery ids, dead-lettered in one tick) and
@@ -59,7 +45,7 @@ function message(i: number): { message: ServiceBusMessage; kind: Kind } {
 
 describe('dead letters beside completions', () => {
   it('each message ends with exactly its own outcome and reason; rows exactly the valid messages', async () => {
-    const client = new ServiceBusClient(emulator.connectionString);
+    const client = new ServiceBusClient(w.emulator.connectionString);
     const sender = client.createSender('mixed');
     for (let i = 0; i < TOTAL; i += 250) {
       await sender.sendMessages(Array.from({ length: 250 }, (_, j) => message(i + j).message));
@@ -68,7 +54,7 @@ describe('dead letters beside completions', () => {
       telemetryPipeline({
         serviceBus: client,
         entity: { queue: 'mixed' },
-        cassandra: ks.client,
+        cassandra: w.ks.client,
         keyspace: KS,
         consistency: cassandra.types.consistencies.one,
         maxInFlight: 300,
@@ -78,7 +64,7 @@ describe('dead letters beside completions', () => {
     );
     const deadline = Date.now() + 90_000;
     for (;;) {
-      const stats = emulator.stats('mixed');
+      const stats = w.emulator.stats('mixed');
       if (stats.active + stats.locked === 0 && running.counts().inFlight === 0) break;
       if (Date.now() > deadline) throw new Error('the queue did not drain');
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -111,7 +97,7 @@ describe('dead letters beside completions', () => {
       else expect(d.description, id).toMatch(/not valid JSON/);
     }
     const ids = new Set<string>();
-    const rows = ks.client.stream(`SELECT message_id FROM ${KS}.readings`, [], { prepare: true });
+    const rows = w.ks.client.stream(`SELECT message_id FROM ${KS}.readings`, [], { prepare: true });
     for await (const row of rows as unknown as AsyncIterable<cassandra.types.Row>)
       ids.add(row.get('message_id'));
     expect(ids).toEqual(new Set(expected.filter(([, kind]) => kind === 'valid').map(([id]) => id)));

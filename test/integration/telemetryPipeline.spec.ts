@@ -1,10 +1,9 @@
 import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
 import cassandra from 'cassandra-driver';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTelemetrySchema, type RunningPipeline, runPipeline, startEmulator } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { type RunningPipeline, runPipeline } from '../../src/index.js';
 import { telemetryPipeline } from '../../src/pipelines/examples/telemetry.js';
-import { emulatorConfig } from '../support/emulatorConfig.js';
-import { freshKeyspace } from './support/cassandra.js';
+import { telemetryWorld } from './support/telemetryWorld.js';
 
 // The acceptance scenario of the pipeline core: the real SDK against the emulator, the real
 // Cassandra, 20,000 messages over 500 devices with 2% invalid bodies, and a crash half-way.
@@ -12,23 +11,7 @@ const TOTAL = Number(process.env.SLUICE_E2E_MESSAGES ?? 20_000);
 const DEVICES = 500;
 const KS = 'sluice_it_telemetry';
 
-type Emulator = Awaited<ReturnType<typeof startEmulator>>;
-let emulator: Emulator;
-let ks: Awaited<ReturnType<typeof freshKeyspace>>;
-
-beforeAll(async () => {
-  emulator = await startEmulator({
-    port: 0,
-    config: emulatorConfig({ telemetry: { LockDuration: 'PT5S', MaxDeliveryCount: 10 } }),
-  });
-  ks = await freshKeyspace(KS);
-  await createTelemetrySchema(ks.client, KS);
-});
-
-afterAll(async () => {
-  await emulator?.close();
-  await ks?.drop();
-});
+const w = telemetryWorld(KS, { telemetry: { LockDuration: 'PT5S', MaxDeliveryCount: 10 } });
 
 /** Message i: a valid reading, or (every 50th) an invalid body of one of two kinds. */
 function message(i: number): { message: ServiceBusMessage; valid: boolean; reason?: string } {
@@ -88,7 +71,7 @@ const start = (serviceBus: ServiceBusClient): RunningPipeline =>
     telemetryPipeline({
       serviceBus,
       entity: { queue: 'telemetry' },
-      cassandra: ks.client,
+      cassandra: w.ks.client,
       keyspace: KS,
       consistency: cassandra.types.consistencies.one,
       maxInFlight: 1000,
@@ -98,12 +81,12 @@ const start = (serviceBus: ServiceBusClient): RunningPipeline =>
 
 describe('the telemetry pipeline end to end', () => {
   it('writes exactly the valid messages, dead-letters exactly the invalid ones, and survives a crash half-way', async () => {
-    const producer = new ServiceBusClient(emulator.connectionString);
+    const producer = new ServiceBusClient(w.emulator.connectionString);
     await publish(producer, 0, TOTAL);
 
     // First run: crash once a third has been written. The client goes away without settling what
     // it holds; the emulator gives those messages out again when their locks expire.
-    const firstClient = new ServiceBusClient(emulator.connectionString);
+    const firstClient = new ServiceBusClient(w.emulator.connectionString);
     const first = start(firstClient);
     await waitFor(() => first.counts().completed >= TOTAL / 3, 120_000);
     await firstClient.close();
@@ -112,15 +95,15 @@ describe('the telemetry pipeline end to end', () => {
     expect(firstCounts.completed).toBeGreaterThanOrEqual(TOTAL / 3);
 
     // Second run: picks up everything left, including the redelivered messages.
-    const secondClient = new ServiceBusClient(emulator.connectionString);
+    const secondClient = new ServiceBusClient(w.emulator.connectionString);
     const second = start(secondClient);
     const valid = Array.from({ length: TOTAL }, (_, i) => message(i)).filter((m) => m.valid).length;
     const countRows = async () =>
-      Number((await ks.client.execute(`SELECT count(*) AS n FROM ${KS}.readings`)).first().get('n'));
+      Number((await w.ks.client.execute(`SELECT count(*) AS n FROM ${KS}.readings`)).first().get('n'));
     // Done when every message has left the queue one way or the other and nothing is in flight.
     // (Messages the crashed consumer held come back only when their locks expire.)
     await waitFor(async () => {
-      const stats = emulator.stats('telemetry');
+      const stats = w.emulator.stats('telemetry');
       return (
         stats.active + stats.locked === 0 &&
         second.counts().inFlight === 0 &&
@@ -134,14 +117,14 @@ describe('the telemetry pipeline end to end', () => {
     expect(await countRows()).toBe(valid);
     const ids = new Set<string>();
     // The driver's result stream is a Readable, which is async-iterable; its typings do not say so.
-    const rows = ks.client.stream(`SELECT message_id FROM ${KS}.readings`, [], { prepare: true });
+    const rows = w.ks.client.stream(`SELECT message_id FROM ${KS}.readings`, [], { prepare: true });
     for await (const row of rows as unknown as AsyncIterable<cassandra.types.Row>) {
       ids.add(row.get('message_id'));
     }
     expect(ids.size).toBe(valid);
 
     // Latest state per device is the newest reading of that device.
-    const latest = await ks.client.execute(`SELECT device_id, value FROM ${KS}.device_latest`);
+    const latest = await w.ks.client.execute(`SELECT device_id, value FROM ${KS}.device_latest`);
     const newestByDevice = new Map<number, number>();
     for (let i = 0; i < TOTAL; i++) if (message(i).valid) newestByDevice.set(i % DEVICES, i);
     expect(latest.rowLength).toBe(newestByDevice.size);
@@ -168,7 +151,7 @@ describe('the telemetry pipeline end to end', () => {
         .map(([i, m]) => [`m-${i}`, m.reason!]),
     );
     expect(dead).toEqual(expected);
-    expect(emulator.stats('telemetry').active).toBe(0);
+    expect(w.emulator.stats('telemetry').active).toBe(0);
     await producer.close();
   });
 });
