@@ -20,14 +20,6 @@ export type TimestampSource<T> = 'enqueued' | ((envelope: Envelope<T>) => Date |
  * With an event time (a timestamp function), the event decides: a message sent later that
  * describes an earlier event gets the smaller timestamp, which is the point.
  */
-export class WriteTimestamps<T> {
-  constructor(private readonly source: TimestampSource<T> = 'enqueued') {}
-
-  next(envelope: Envelope<T>): bigint {
-    return messageTimestamp(envelope, this.source);
-  }
-}
-
 export function messageTimestamp<T>(envelope: Envelope<T>, source: TimestampSource<T>): bigint {
   let when: Date | number;
   try {

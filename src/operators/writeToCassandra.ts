@@ -3,7 +3,7 @@ import { defer, type Observable, type OperatorFunction, switchMap } from 'rxjs';
 import type { Batch } from '../batch.js';
 import { classifyCassandraError } from '../cassandra/classifyError.js';
 import { type ColumnMapping, planTable, type TablePlan } from '../cassandra/tableMapping.js';
-import { type TimestampSource, WriteTimestamps } from '../cassandra/writeTimestamp.js';
+import { messageTimestamp, type TimestampSource } from '../cassandra/writeTimestamp.js';
 import type { Envelope } from '../envelope.js';
 import { SchemaMismatchError } from '../errors.js';
 import type { WriteCircuit } from '../resilience.js';
@@ -16,7 +16,7 @@ export interface TableTarget<T> {
   table: string;
   /** Column → value of a message. The primary key must come from the message (its id, or key and sequence). */
   mapping: ColumnMapping<T>;
-  /** Where write timestamps come from. Default: the enqueued time (see `WriteTimestamps`). */
+  /** Where write timestamps come from. Default: the enqueued time (see `messageTimestamp`). */
   timestamp?: TimestampSource<T>;
 }
 
@@ -112,9 +112,9 @@ function writer<T>(
   consistency: number,
 ) {
   const tables = plans.map((plan, i) => {
-    const timestamps = new WriteTimestamps<T>(targets[i]!.timestamp);
+    const source = targets[i]!.timestamp ?? 'enqueued';
     const timestampOf = (envelope: Envelope<T>) =>
-      cassandra.types.Long.fromString(timestamps.next(envelope).toString());
+      cassandra.types.Long.fromString(messageTimestamp(envelope, source).toString());
     return { plan, timestampOf };
   });
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { WriteTimestamps } from '../../src/cassandra/writeTimestamp.js';
+import { messageTimestamp } from '../../src/cassandra/writeTimestamp.js';
 import { Envelope } from '../../src/envelope.js';
 
 const settler = {
@@ -54,14 +54,13 @@ describe('write timestamps', () => {
   it('are a function of the message alone: the same in any process, in any order, after any restart', () => {
     fc.assert(
       fc.property(entity, fc.integer({ min: 0, max: 1000 }), (messages, shift) => {
-        const first = messages.map((m) => new WriteTimestamps().next(m));
+        const first = messages.map((m) => messageTimestamp(m, 'enqueued'));
         // Another process, seeing the same messages in another order (redeliveries, restarts).
-        const other = new WriteTimestamps();
         const rotated = [
           ...messages.slice(shift % messages.length),
           ...messages.slice(0, shift % messages.length),
         ];
-        const again = new Map(rotated.map((m) => [m, other.next(m)]));
+        const again = new Map(rotated.map((m) => [m, messageTimestamp(m, 'enqueued')]));
         expect(messages.map((m) => again.get(m))).toEqual(first);
       }),
       { numRuns: 300 },
@@ -71,10 +70,9 @@ describe('write timestamps', () => {
   it('strictly increase per key in sequence order, except within one millisecond across a multiple of 1000', () => {
     fc.assert(
       fc.property(entity, (messages) => {
-        const timestamps = new WriteTimestamps();
         const last = new Map<string, { ts: bigint; m: (typeof messages)[number] }>();
         for (const m of messages) {
-          const ts = timestamps.next(m);
+          const ts = messageTimestamp(m, 'enqueued');
           const before = last.get(m.key);
           const straddles =
             before !== undefined &&
@@ -91,10 +89,9 @@ describe('write timestamps', () => {
   it('give a redelivered older message a timestamp below every newer message of another millisecond', () => {
     fc.assert(
       fc.property(entity, fc.nat(), (messages, pick) => {
-        const timestamps = new WriteTimestamps();
-        const assigned = messages.map((m) => timestamps.next(m));
+        const assigned = messages.map((m) => messageTimestamp(m, 'enqueued'));
         const i = pick % messages.length;
-        const replayed = timestamps.next(messages[i]!);
+        const replayed = messageTimestamp(messages[i]!, 'enqueued');
         expect(replayed).toBe(assigned[i]);
         messages.forEach((m, j) => {
           if (j > i && m.enqueuedTime > messages[i]!.enqueuedTime)
@@ -106,9 +103,9 @@ describe('write timestamps', () => {
   });
 
   it('follow the event time when one is given, so a late older event gets the smaller timestamp', () => {
-    const timestamps = new WriteTimestamps<{ eventMs: number }>((e) => e.body.eventMs);
-    const newer = timestamps.next(envelope('d', 10n, 1_000, 5_000));
-    const lateOlder = timestamps.next(envelope('d', 11n, 2_000, 4_000));
+    const eventTime = (e: { body: { eventMs: number } }) => e.body.eventMs;
+    const newer = messageTimestamp(envelope('d', 10n, 1_000, 5_000), eventTime);
+    const lateOlder = messageTimestamp(envelope('d', 11n, 2_000, 4_000), eventTime);
     expect(lateOlder).toBeLessThan(newer);
     expect(newer).toBe(5_000_010n);
   });

@@ -64,7 +64,7 @@ describe('emulator sessions with the real SDK', () => {
       if (!second) await new Promise((r) => setTimeout(r, 100));
     }
     expect(second?.sessionId).toBe('x');
-    const [redelivered] = await second!.receiveMessages(1, { maxWaitTimeInMs: 1_000 });
+    const [redelivered] = await second!.receiveMessages(1, { maxWaitTimeInMs: 3_000 });
     expect(redelivered?.body).toBe('late');
     expect(redelivered?.deliveryCount).toBe(1);
     await second!.completeMessage(redelivered!);

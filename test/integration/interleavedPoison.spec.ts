@@ -3,6 +3,7 @@ import cassandra from 'cassandra-driver';
 import { describe, expect, it } from 'vitest';
 import { runPipeline } from '../../src/index.js';
 import { telemetryPipeline } from '../../src/pipelines/examples/telemetry.js';
+import { receiveAll } from '../support/receiveAll.js';
 import { telemetryWorld } from './support/telemetryWorld.js';
 
 // Poison and valid messages side by side, so that decode/validate dead-letter a message in the
@@ -71,20 +72,12 @@ describe('dead letters beside completions', () => {
     }
     await running.stop();
 
-    const dead = new Map<string, { reason: string; description: string }>();
-    const dlq = client.createReceiver('mixed', {
-      subQueueType: 'deadLetter',
-      receiveMode: 'receiveAndDelete',
-    });
-    for (;;) {
-      const got = await dlq.receiveMessages(500, { maxWaitTimeInMs: 1_000 });
-      if (got.length === 0) break;
-      for (const m of got)
-        dead.set(String(m.messageId), {
-          reason: String(m.deadLetterReason),
-          description: String(m.deadLetterErrorDescription),
-        });
-    }
+    const dead = new Map(
+      (await receiveAll(client, 'mixed', { deadLetter: true })).map((m) => [
+        String(m.messageId),
+        { reason: String(m.deadLetterReason), description: String(m.deadLetterErrorDescription) },
+      ]),
+    );
     await client.close();
 
     const expected = Array.from({ length: TOTAL }, (_, i) => [`m-${i}`, message(i).kind] as const);

@@ -3,6 +3,7 @@ import cassandra from 'cassandra-driver';
 import { describe, expect, it } from 'vitest';
 import { type RunningPipeline, runPipeline } from '../../src/index.js';
 import { telemetryPipeline } from '../../src/pipelines/examples/telemetry.js';
+import { receiveAll } from '../support/receiveAll.js';
 import { telemetryWorld } from './support/telemetryWorld.js';
 
 // The acceptance scenario of the pipeline core: the real SDK against the emulator, the real
@@ -134,17 +135,12 @@ describe('the telemetry pipeline end to end', () => {
     }
 
     // The dead-letter queue holds exactly the invalid messages, each with its reason.
-    const dlq = producer.createReceiver('telemetry', {
-      subQueueType: 'deadLetter',
-      receiveMode: 'receiveAndDelete',
-    });
-    const dead = new Map<string, string>();
-    for (;;) {
-      const got = await dlq.receiveMessages(500, { maxWaitTimeInMs: 1_000 });
-      if (got.length === 0) break;
-      for (const m of got) dead.set(String(m.messageId), String(m.deadLetterReason));
-    }
-    await dlq.close();
+    const dead = new Map(
+      (await receiveAll(producer, 'telemetry', { deadLetter: true })).map((m) => [
+        String(m.messageId),
+        String(m.deadLetterReason),
+      ]),
+    );
     const expected = new Map(
       Array.from({ length: TOTAL }, (_, i) => [i, message(i)] as const)
         .filter(([, m]) => !m.valid)

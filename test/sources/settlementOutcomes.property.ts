@@ -4,6 +4,7 @@ import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Envelope, fromServiceBus, startEmulator } from '../../src/index.js';
 import { emulatorConfig } from '../support/emulatorConfig.js';
+import { receiveAll } from '../support/receiveAll.js';
 
 // rhea, under the SDK, merges the dispositions pending in one flush into ranges that carry the
 // first delivery's state. This drives the real SDK against the emulator (which applies a range to
@@ -55,23 +56,13 @@ function settle(envelope: Envelope<unknown>, outcome: Outcome): Promise<void> {
 }
 
 async function drain(entity: string): Promise<{ id: string; reason?: unknown; description?: unknown }[]> {
-  const receiver = client.createReceiver(entity, { receiveMode: 'receiveAndDelete' });
-  const found: { id: string; reason?: unknown; description?: unknown }[] = [];
-  try {
-    for (;;) {
-      const batch = await receiver.receiveMessages(100, { maxWaitTimeInMs: 200 });
-      if (batch.length === 0) return found;
-      for (const m of batch) {
-        found.push({
-          id: String(m.messageId),
-          reason: m.deadLetterReason,
-          description: m.deadLetterErrorDescription,
-        });
-      }
-    }
-  } finally {
-    await receiver.close();
-  }
+  const [queue, sub] = entity.split('/');
+  const messages = await receiveAll(client, queue!, { deadLetter: sub !== undefined, waitMs: 200 });
+  return messages.map((m) => ({
+    id: String(m.messageId),
+    reason: m.deadLetterReason,
+    description: m.deadLetterErrorDescription,
+  }));
 }
 
 describe('settlement through the SDK', () => {
