@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import {
   isServiceBusError,
+  type ReceiveMessagesOptions,
   type ServiceBusClient,
   type ServiceBusReceivedMessage,
   type ServiceBusReceiver,
@@ -31,6 +32,21 @@ export interface ServiceBusSourceOptions {
   receiveBatchSize?: number;
   /** How long one receive call waits for the first message. Default 1000 ms. */
   maxWaitTimeInMs?: number;
+  /**
+   * How long a receive call that has its first message waits for more before it returns. The SDK
+   * holds it a full second by default (whatever arrives in that second, up to the batch): on an
+   * idle queue each message waited that long. Default 0: the call returns with what the broker
+   * sent for its credit (it drains the rest of the credit first, one round trip), so a lone message
+   * goes straight on, and over a backlog a call still fills, since the broker sends all it can.
+   */
+  maxTimeAfterFirstMessageInMs?: number;
+  /**
+   * Receive calls kept outstanding at once on a queue or subscription, each on its own receiver
+   * (its own AMQP link and session): while the messages of one call are handed to the pipeline,
+   * the next call already has credit at the broker. They share `maxInFlight`. Default 2.
+   * Sessions ignore it (each accepted session is one receiver).
+   */
+  receivers?: number;
   /** Renew the locks of in-flight messages for at most this long. Default 5 minutes; 0 disables. */
   maxLockRenewalMs?: number;
   /**
@@ -93,6 +109,7 @@ export function fromServiceBus(options: ServiceBusSourceOptions): Observable<Env
       closables: new Set(),
       subscriber,
       signal: stopReceiving.signal,
+      stop: onStop,
       path: entityPathOf(options.entity),
       keyOf: options.keyOf ?? defaultKeyOf,
       sender: undefined,
@@ -123,6 +140,8 @@ interface SourceRun {
   closables: Set<Closable>;
   subscriber: Subscriber<Envelope<unknown>>;
   signal: AbortSignal;
+  /** Stops every receive loop of this subscription. */
+  stop: () => void;
   path: string;
   keyOf: KeyOf;
   /** Sends rescheduled copies back to the queue; made on first use. */
@@ -145,7 +164,7 @@ async function receiveWithinRoom(
   try {
     // Not aborted on stop: an aborted call can leave messages locked at the broker that we never
     // saw. It ends within maxWaitTimeInMs; what it brings after a stop goes straight back.
-    messages = await receiver.receiveMessages(asked, { maxWaitTimeInMs });
+    messages = await receiver.receiveMessages(asked, receiveOptions(run, maxWaitTimeInMs));
   } catch (error) {
     run.gate.release(asked);
     throw error;
@@ -158,6 +177,19 @@ async function receiveWithinRoom(
   }
   run.gate.release(asked - messages.length);
   return messages;
+}
+
+/**
+ * `maxTimeAfterFirstMessageInMs` is not in the SDK's `ReceiveMessagesOptions` type, but 7.9.5 (and
+ * 7.x since the option exists internally) spreads the options over its own defaults in
+ * `BatchingReceiver.receive` and `MessageSession.receiveMessages`, so it takes effect at run time;
+ * test/sources/fromServiceBus.spec.ts ('an idle pipeline') fails if an SDK upgrade drops it.
+ */
+function receiveOptions(run: SourceRun, maxWaitTimeInMs: number): ReceiveMessagesOptions {
+  return {
+    maxWaitTimeInMs,
+    maxTimeAfterFirstMessageInMs: run.options.maxTimeAfterFirstMessageInMs ?? 0,
+  } as ReceiveMessagesOptions;
 }
 
 /**
@@ -197,18 +229,9 @@ function emit(
   }
 }
 
+/** Several receive loops on one queue or subscription, each with its own receiver, one bound. */
 async function receiveEntity(run: SourceRun): Promise<void> {
-  const { options, signal } = run;
-  const receiverOptions = {
-    receiveMode: 'peekLock',
-    maxAutoLockRenewalDurationInMs: 0,
-    skipParsingBodyAsJson: true,
-  } as const;
-  const receiver =
-    'queue' in options.entity
-      ? options.client.createReceiver(options.entity.queue, receiverOptions)
-      : options.client.createReceiver(options.entity.topic, options.entity.subscription, receiverOptions);
-  run.closables.add(receiver);
+  const { options } = run;
   if ('queue' in options.entity) {
     // Only a queue can take a copy back for this consumer alone: sent to a topic it would reach
     // every subscription. Sessions never get here (a copy would lose its place in the session).
@@ -222,6 +245,30 @@ async function receiveEntity(run: SourceRun): Promise<void> {
       return sender;
     };
   }
+  const receivers = Math.max(1, Math.floor(options.receivers ?? 2));
+  // A fatal error in one loop stops the others; the observable errors once all have ended.
+  const loops = Array.from({ length: receivers }, () =>
+    receiveLoop(run).catch((error: unknown) => {
+      run.stop();
+      throw error;
+    }),
+  );
+  const failed = (await Promise.allSettled(loops)).find((r) => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+}
+
+async function receiveLoop(run: SourceRun): Promise<void> {
+  const { options, signal } = run;
+  const receiverOptions = {
+    receiveMode: 'peekLock',
+    maxAutoLockRenewalDurationInMs: 0,
+    skipParsingBodyAsJson: true,
+  } as const;
+  const receiver =
+    'queue' in options.entity
+      ? options.client.createReceiver(options.entity.queue, receiverOptions)
+      : options.client.createReceiver(options.entity.topic, options.entity.subscription, receiverOptions);
+  run.closables.add(receiver);
   const renewer = new LockRenewer(receiver, options.maxLockRenewalMs ?? 300_000, options.listener);
   let failures = 0;
 

@@ -23,6 +23,8 @@ beforeAll(async () => {
       sessions: { RequiresSession: true },
       drain: { LockDuration: 'PT1M' },
       trace: {},
+      idle: {},
+      overlap: {},
     }),
   });
   client = new ServiceBusClient(emulator.connectionString);
@@ -225,6 +227,66 @@ describe('fromServiceBus', () => {
     expect(again.every((m) => m.deliveryCount === 1)).toBe(true);
     await Promise.all(again.map((m) => receiver.completeMessage(m)));
     await receiver.close();
+  });
+
+  it('hands over a message that reaches an idle pipeline without waiting to fill a receive batch', async () => {
+    // The SDK holds a receive call until it has its count or until a second after the first
+    // message (maxTimeAfterFirstMessageInMs): a lone message must not wait for that hold.
+    const stop = new AbortController();
+    let receiving = 0;
+    const first = firstValueFrom(
+      fromServiceBus({
+        client,
+        entity: { queue: 'idle' },
+        maxWaitTimeInMs: 10_000,
+        receiveBatchSize: 100,
+        signal: stop.signal,
+        onReceiving: () => receiving++,
+      }),
+    );
+    await delay(300); // a receive call is outstanding on an empty queue
+    expect(receiving).toBe(0);
+    // Started before the send, so it ends before the SDK's hold (timed from the message's arrival).
+    const hold = delay(1_000).then(() => 'the SDK hold passed first');
+    await send('idle', [{ body: 'alone', messageId: 'idle-1' }]);
+    const winner = await Promise.race([first.then((e) => e), hold]);
+    expect(typeof winner).not.toBe('string');
+    const envelope = winner as Envelope<unknown>;
+    expect(envelope.messageId).toBe('idle-1');
+    await envelope.complete();
+    stop.abort();
+    expect(await countActive('idle')).toBe(0);
+  });
+
+  it('keeps a receive call outstanding while the messages of another are in the pipeline', async () => {
+    // Overlapping receives: while the pipeline holds the first message (unsettled), a second one
+    // sent afterwards is still handed over; nothing waits for the first receive's batch to be done.
+    await send('overlap', [{ body: 'a', messageId: 'o-1' }]);
+    const stop = new AbortController();
+    const seen: Envelope<unknown>[] = [];
+    const both = new Promise<void>((resolve, reject) => {
+      fromServiceBus({
+        client,
+        entity: { queue: 'overlap' },
+        maxInFlight: 10,
+        receiveBatchSize: 5,
+        maxWaitTimeInMs: 10_000,
+        signal: stop.signal,
+      }).subscribe({
+        next: (envelope) => {
+          seen.push(envelope);
+          if (seen.length === 1) void send('overlap', [{ body: 'b', messageId: 'o-2' }]);
+          if (seen.length === 2) resolve();
+        },
+        error: reject,
+      });
+    });
+    const hold = delay(1_000).then(() => 'the SDK hold passed first');
+    expect(await Promise.race([both.then(() => 'both'), hold])).toBe('both');
+    expect(seen.map((e) => e.messageId)).toEqual(['o-1', 'o-2']);
+    await Promise.all(seen.map((e) => e.complete()));
+    stop.abort();
+    expect(await countActive('overlap')).toBe(0);
   });
 
   it("continues the producer's trace context and keys by partition key", async () => {
