@@ -14,8 +14,9 @@ import { backoffDelay, sleep } from '../resilience.js';
 import { CreditGate } from './creditGate.js';
 import { dispositionGateOf } from './dispositionGate.js';
 import { LockRenewer } from './lockRenewer.js';
-import { defaultKeyOf, type KeyOf, toEnvelope } from './serviceBusEnvelope.js';
+import { defaultKeyOf, type EnvelopeSource, type KeyOf, toEnvelope } from './serviceBusEnvelope.js';
 import { isFatalServiceBusError } from './serviceBusErrors.js';
+import { Sweep } from './sweep.js';
 
 /** Where to receive from: a queue, or a topic's subscription. */
 export type ServiceBusEntity = { queue: string } | { topic: string; subscription: string };
@@ -105,6 +106,7 @@ export function fromServiceBus(options: ServiceBusSourceOptions): Observable<Env
     const run: SourceRun = {
       options,
       gate: new CreditGate(options.maxInFlight ?? 500),
+      sweep: new Sweep(),
       live: new Set(),
       closables: new Set(),
       subscriber,
@@ -134,6 +136,8 @@ export function fromServiceBus(options: ServiceBusSourceOptions): Observable<Env
 interface SourceRun {
   options: ServiceBusSourceOptions;
   gate: CreditGate;
+  /** The one timer of the subscription: settlement deadlines and lock renewals. */
+  sweep: Sweep;
   /** Envelopes handed out and not yet settled, for the drain deadline. */
   live: Set<Envelope<unknown>>;
   /** Receivers (and the lock renewer) to close once everything is settled. */
@@ -200,33 +204,44 @@ function worthwhileReceive(run: SourceRun): number {
   return Math.min(run.options.receiveBatchSize ?? 100, Math.ceil(run.gate.maxInFlight / 4));
 }
 
-/** Hands messages to the pipeline; `onDone` runs when one leaves it, whatever the outcome. */
+/**
+ * Hands messages to the pipeline. `onHandedOut` may return what to run when the message leaves it
+ * (whatever the outcome), e.g. stopping its lock renewal.
+ */
 function emit(
   run: SourceRun,
-  receiver: ServiceBusReceiver | ServiceBusSessionReceiver,
+  source: EnvelopeSource,
   messages: ServiceBusReceivedMessage[],
-  onHandedOut: (message: ServiceBusReceivedMessage, envelope: Envelope<unknown>) => void,
-  onDone: (message: ServiceBusReceivedMessage) => void,
+  onHandedOut: (message: ServiceBusReceivedMessage, envelope: Envelope<unknown>) => (() => void) | undefined,
 ): void {
   for (const message of messages) {
-    const envelope = toEnvelope(
-      message,
-      receiver,
-      run.path,
-      run.keyOf,
-      run.options.listener,
-      () => {
-        onDone(message);
-        run.live.delete(envelope);
-        run.gate.release();
-      },
-      run.options.settleTimeoutMs,
-      run.sender,
-    );
+    let whenDone: (() => void) | undefined;
+    const envelope = toEnvelope(message, source, () => {
+      whenDone?.();
+      run.live.delete(envelope);
+      run.gate.release();
+    });
     run.live.add(envelope);
-    onHandedOut(message, envelope);
+    whenDone = onHandedOut(message, envelope);
     run.subscriber.next(envelope);
   }
+}
+
+/** What the envelopes of `receiver` share. */
+function envelopeSource(
+  run: SourceRun,
+  receiver: ServiceBusReceiver | ServiceBusSessionReceiver,
+  sender: (() => ServiceBusSender) | undefined,
+): EnvelopeSource {
+  return {
+    receiver,
+    entityPath: run.path,
+    keyOf: run.keyOf,
+    listener: run.options.listener,
+    ...(run.options.settleTimeoutMs === undefined ? {} : { settleTimeoutMs: run.options.settleTimeoutMs }),
+    sender,
+    sweep: run.sweep,
+  };
 }
 
 /** Several receive loops on one queue or subscription, each with its own receiver, one bound. */
@@ -269,7 +284,12 @@ async function receiveLoop(run: SourceRun): Promise<void> {
       ? options.client.createReceiver(options.entity.queue, receiverOptions)
       : options.client.createReceiver(options.entity.topic, options.entity.subscription, receiverOptions);
   run.closables.add(receiver);
-  const renewer = new LockRenewer(receiver, options.maxLockRenewalMs ?? 300_000, options.listener);
+  const renewer = new LockRenewer(receiver, options.maxLockRenewalMs ?? 300_000, options.listener, run.sweep);
+  const source = envelopeSource(run, receiver, run.sender);
+  const startRenewal = (message: ServiceBusReceivedMessage, envelope: Envelope<unknown>) => {
+    const renewal = renewer.start(message, envelope);
+    return renewal === undefined ? undefined : () => renewal.stop();
+  };
   let failures = 0;
 
   while (!signal.aborted) {
@@ -287,13 +307,7 @@ async function receiveLoop(run: SourceRun): Promise<void> {
       await backoff(++failures, signal);
       continue;
     }
-    emit(
-      run,
-      receiver,
-      messages,
-      (message, envelope) => renewer.start(message, envelope),
-      (message) => renewer.stop(message),
-    );
+    emit(run, source, messages, startRenewal);
   }
   // The renewer keeps going for what is still in flight; drainAndClose stops it with the receiver.
   run.closables.add({ close: async () => renewer.stopAll() });
@@ -354,6 +368,9 @@ async function sessionWorker(run: SourceRun): Promise<void> {
     }
     run.closables.add(receiver);
     const mine = new CreditGate(Number.MAX_SAFE_INTEGER);
+    const done = () => mine.release();
+    const release = () => done;
+    const source = envelopeSource(run, receiver, undefined);
     let idleSince = Date.now();
     while (!signal.aborted && Date.now() - idleSince < idleTimeoutMs) {
       await run.gate.waitForRoom(signal);
@@ -373,13 +390,7 @@ async function sessionWorker(run: SourceRun): Promise<void> {
       }
       if (messages.length > 0) idleSince = Date.now();
       mine.take(messages.length);
-      emit(
-        run,
-        receiver,
-        messages,
-        () => undefined,
-        () => mine.release(),
-      );
+      emit(run, source, messages, release);
     }
     if (signal.aborted) return;
     // Settling needs the session's receiver: release the session only when its messages are settled.

@@ -16,6 +16,7 @@ import {
 } from '../envelope.js';
 import { LockLostError, SettleFailedError } from '../errors.js';
 import { dispositionGateOf } from './dispositionGate.js';
+import type { Sweep, SweepEntry } from './sweep.js';
 
 type AbandonProperties = Parameters<ServiceBusReceiver['abandonMessage']>[1];
 
@@ -26,36 +27,47 @@ export type KeyOf = (message: ServiceBusReceivedMessage) => string;
 export const defaultKeyOf: KeyOf = (message) =>
   message.partitionKey ?? message.sessionId ?? String(message.messageId ?? message.sequenceNumber);
 
+/** What the envelopes of one receiver share: built once per receiver, not per message. */
+export interface EnvelopeSource {
+  receiver: ServiceBusReceiver | ServiceBusSessionReceiver;
+  entityPath: string;
+  keyOf: KeyOf;
+  listener: SettlementListener | undefined;
+  /** How long a settlement may take before the message is let go. Default 10 s. */
+  settleTimeoutMs?: number;
+  /** Where a rescheduled copy is sent (the queue itself); none for subscriptions and sessions. */
+  sender?: (() => ServiceBusSender) | undefined;
+  /** Where settlement deadlines wait: one timer for the source, not one per settlement. */
+  sweep: Sweep;
+}
+
 /**
- * Turns an SDK message into an envelope whose settlement goes back through `receiver`.
+ * Turns an SDK message into an envelope whose settlement goes back through `source.receiver`.
  * `onDone` runs once the message leaves the pipeline's hands, whatever the outcome.
  */
 export function toEnvelope(
   message: ServiceBusReceivedMessage,
-  receiver: ServiceBusReceiver | ServiceBusSessionReceiver,
-  entityPath: string,
-  keyOf: KeyOf,
-  listener: SettlementListener | undefined,
+  source: EnvelopeSource,
   onDone: () => void,
-  settleTimeoutMs = 10_000,
-  /** Where a rescheduled copy is sent (the queue itself); none for subscriptions and sessions. */
-  sender?: () => ServiceBusSender,
 ): Envelope<unknown> {
+  const { receiver, sweep, sender } = source;
+  const settleTimeoutMs = source.settleTimeoutMs ?? 10_000;
   const gate = dispositionGateOf(receiver);
   const settle = async (what: string, send: () => Promise<void>): Promise<void> => {
-    let timer: NodeJS.Timeout | undefined;
     // After a connection loss the SDK can wait a long time on a settlement that will never be
     // answered, holding the message's key and its in-flight slot. Past the deadline the message is
     // let go: its lock expires, Service Bus redelivers it and the idempotent write absorbs it.
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${settleTimeoutMs} ms`)), settleTimeoutMs);
-    });
+    const deadline: SweepEntry = { at: 0, due: () => undefined };
     try {
-      await Promise.race([gate.settle(what === 'complete', send), deadline]);
+      await new Promise<void>((resolve, reject) => {
+        deadline.due = () => reject(new Error(`no answer within ${settleTimeoutMs} ms`));
+        sweep.schedule(deadline, Date.now() + settleTimeoutMs);
+        gate.settle(what === 'complete', send).then(resolve, reject);
+      });
     } catch (error) {
       throw classifySettleError(error, what, message);
     } finally {
-      clearTimeout(timer);
+      sweep.cancel(deadline);
       onDone();
     }
   };
@@ -86,21 +98,21 @@ export function toEnvelope(
   return Envelope.create(
     {
       messageId,
-      key: keyOf(message),
+      key: source.keyOf(message),
       sequenceNumber,
       enqueuedTime: message.enqueuedTimeUtc ?? new Date(),
       deliveryCount: message.deliveryCount ?? 0,
       attempt: Number(properties[ATTEMPT_PROPERTY] ?? 0) || 0,
       body: message.body,
       size: sizeOf(message.body),
-      entityPath,
+      entityPath: source.entityPath,
       ...(message.sessionId === undefined ? {} : { sessionId: message.sessionId }),
       applicationProperties: message.applicationProperties ?? {},
       ...(traceContext === undefined ? {} : { traceContext }),
       raw: message,
     },
     settler,
-    listener,
+    source.listener,
   );
 }
 
