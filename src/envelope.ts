@@ -109,14 +109,21 @@ export class Envelope<T> {
   readonly raw: unknown;
   readonly #state: SettlementState;
 
-  private constructor(init: EnvelopeInit<T>, state: SettlementState) {
+  // Derived envelopes (withBody, withKey: several per message) copy the fields of the one they come
+  // from directly, with no intermediate init object.
+  private constructor(
+    init: EnvelopeInit<unknown> | Envelope<unknown>,
+    state: SettlementState,
+    body: T,
+    key: string,
+  ) {
     this.messageId = init.messageId;
-    this.key = init.key;
+    this.key = key;
     this.sequenceNumber = init.sequenceNumber;
     this.enqueuedTime = init.enqueuedTime;
     this.deliveryCount = init.deliveryCount;
     this.attempt = init.attempt ?? 0;
-    this.body = init.body;
+    this.body = body;
     this.size = init.size;
     this.entityPath = init.entityPath;
     this.sessionId = init.sessionId;
@@ -127,17 +134,17 @@ export class Envelope<T> {
   }
 
   static create<T>(init: EnvelopeInit<T>, settler: Settler, listener?: SettlementListener): Envelope<T> {
-    return new Envelope(init, new SettlementState(settler, listener));
+    return new Envelope(init, new SettlementState(settler, listener), init.body, init.key);
   }
 
   /** The same message with a new body (after decode, validate, map); settlement is shared. */
   withBody<U>(body: U): Envelope<U> {
-    return new Envelope<U>({ ...this.#init(), body }, this.#state);
+    return new Envelope<U>(this, this.#state, body, this.key);
   }
 
   /** The same message with a new partition key; settlement is shared. */
   withKey(key: string): Envelope<T> {
-    return new Envelope<T>({ ...this.#init(), key }, this.#state);
+    return new Envelope<T>(this, this.#state, this.body, key);
   }
 
   /** `undefined` until the first settlement call; then the outcome asked for. */
@@ -211,24 +218,6 @@ export class Envelope<T> {
       throw error;
     }
     notify(() => state.listener?.onSettled?.(this, outcome, detail));
-  }
-
-  #init(): EnvelopeInit<T> {
-    return {
-      messageId: this.messageId,
-      key: this.key,
-      sequenceNumber: this.sequenceNumber,
-      enqueuedTime: this.enqueuedTime,
-      deliveryCount: this.deliveryCount,
-      attempt: this.attempt,
-      body: this.body,
-      size: this.size,
-      entityPath: this.entityPath,
-      ...(this.sessionId === undefined ? {} : { sessionId: this.sessionId }),
-      applicationProperties: this.applicationProperties,
-      ...(this.traceContext === undefined ? {} : { traceContext: this.traceContext }),
-      raw: this.raw,
-    };
   }
 }
 
