@@ -48,7 +48,7 @@ describe('Sweep', () => {
       at: 0,
       due: () => fired.push(i),
     }));
-    entries.forEach((entry, i) => sweep.schedule(entry, Date.now() + 100 + i));
+    for (const [i, entry] of entries.entries()) sweep.schedule(entry, Date.now() + 100 + i);
     expect(vi.getTimerCount()).toBe(1);
     for (const entry of entries.slice(0, N / 2)) sweep.cancel(entry);
     await vi.advanceTimersByTimeAsync(100 + N);
