@@ -1,8 +1,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Meter } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Batch } from '../../src/batch.js';
+import type { Envelope } from '../../src/envelope.js';
 import { TransientWriteError } from '../../src/errors.js';
 import { batchWindow } from '../../src/operators/batchWindow.js';
 import { decode } from '../../src/operators/decode.js';
@@ -101,5 +103,50 @@ describe('metrics as Prometheus scrapes them', () => {
       completed: 10,
       deadLettered: { DecodeFailed: 2, ValidationFailed: 1 },
     });
+  });
+});
+
+describe('metrics on the hot path', () => {
+  it('count messages in plain numbers: no instrument call per message but the end-to-end latency', () => {
+    const calls: string[] = [];
+    let observe: ((result: { observe: (i: unknown, v: number, a: unknown) => void }) => void) | undefined;
+    const instrument = (kind: string, name: string) => ({
+      add: () => calls.push(`${kind}.add ${name}`),
+      record: () => calls.push(`${kind}.record ${name}`),
+      name,
+    });
+    const meter = {
+      createCounter: (name: string) => instrument('counter', name),
+      createUpDownCounter: (name: string) => instrument('upDown', name),
+      createHistogram: (name: string) => instrument('histogram', name),
+      createObservableCounter: (name: string) => instrument('observable', name),
+      createObservableUpDownCounter: (name: string) => instrument('observable', name),
+      createObservableGauge: (name: string) => instrument('observable', name),
+      addBatchObservableCallback: (cb: typeof observe) => {
+        observe = cb;
+      },
+    } as unknown as Meter;
+    const m = pipelineMetrics('hot', meter);
+    const envelope = {
+      entityPath: 'q',
+      enqueuedTime: new Date(),
+      settled: true,
+    } as unknown as Envelope<unknown>;
+    for (let i = 0; i < 1_000; i++) {
+      m.onReceived?.(envelope);
+      m.onSettled?.(envelope, 'completed');
+    }
+    expect(calls).toHaveLength(1_000);
+    expect(new Set(calls)).toEqual(new Set(['histogram.record sluice_end_to_end_latency_seconds']));
+    const seen = new Map<string, number>();
+    observe?.({
+      observe: (i, v, a) => {
+        const attrs = a as Record<string, string>;
+        seen.set(`${(i as { name: string }).name}${attrs.outcome ? `/${attrs.outcome}` : ''}`, v);
+      },
+    });
+    expect(seen.get('sluice_messages_received')).toBe(1_000);
+    expect(seen.get('sluice_messages_settled/completed')).toBe(1_000);
+    expect(seen.get('sluice_messages_in_flight')).toBe(0);
   });
 });
