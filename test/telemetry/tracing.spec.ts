@@ -1,11 +1,14 @@
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { createRequire } from 'node:module';
+import { ProxyTracer, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import type { Batch } from '../../src/batch.js';
+import type { Envelope } from '../../src/envelope.js';
 import { batchWindow } from '../../src/operators/batchWindow.js';
 import { decode } from '../../src/operators/decode.js';
 import { keyBy } from '../../src/operators/keyBy.js';
@@ -13,7 +16,12 @@ import { validate } from '../../src/operators/validate.js';
 import { writeThenSettle } from '../../src/operators/writeThenSettle.js';
 import { definePipeline, runPipeline } from '../../src/pipelines/pipeline.js';
 import { MemoryQueue } from '../../src/sources/memoryQueue.js';
-import { messageTracing, producerContext, withWriteSpan } from '../../src/telemetry/tracing.js';
+import {
+  messageTracing,
+  producerContext,
+  quietAzureSdkTracing,
+  withWriteSpan,
+} from '../../src/telemetry/tracing.js';
 
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -118,5 +126,67 @@ describe('traces', () => {
       'db.collection.name': 'readings',
       'db.namespace': 'iot',
     });
+  });
+});
+
+describe('traces when no tracer provider is registered', () => {
+  const envelope = {
+    entityPath: 'q',
+    messageId: 'm',
+    deliveryCount: 0,
+    enqueuedTime: new Date(),
+    sequenceNumber: 1n,
+    key: 'k',
+    settled: true,
+    traceContext: { traceparent: traceparent('00000000000000a1') },
+  } as unknown as Envelope<unknown>;
+  const batch = { key: 'k', envelopes: [envelope] } as unknown as Batch<unknown>;
+  const info = { keyspace: 'iot', table: 'readings', statement: 'INSERT ...', consistency: 'ONE' };
+  afterEach(() => {
+    vi.restoreAllMocks();
+    trace.disable();
+  });
+
+  it('make no span objects, per message or per write, until a provider is registered', async () => {
+    const started = vi.spyOn(ProxyTracer.prototype, 'startSpan');
+    const listener = messageTracing('off'); // the API's proxy tracer
+    listener.onReceived?.(envelope);
+    listener.onSettled?.(envelope, 'completed');
+    let wrote = 0;
+    await withWriteSpan(batch, info, async () => {
+      wrote += 1;
+    });
+    expect(wrote).toBe(1);
+    expect(started).not.toHaveBeenCalled();
+
+    // Registered later: the same listener and the writes trace from then on.
+    const exporter = new InMemorySpanExporter();
+    const registered = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    trace.setGlobalTracerProvider(registered);
+    listener.onReceived?.(envelope);
+    listener.onSettled?.(envelope, 'completed');
+    await withWriteSpan(batch, info, async () => {});
+    expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(['process q', 'INSERT iot.readings']);
+    await registered.shutdown();
+  });
+});
+
+describe("the Azure SDK's spans", () => {
+  it('allocate nothing per settlement once quieted, in the CommonJS copy the SDK loads', async () => {
+    const require = createRequire(import.meta.resolve('@azure/service-bus'));
+    const sdkTracing = require('@azure/core-tracing') as typeof import('@azure/core-tracing');
+    const client = sdkTracing.createTracingClient({
+      namespace: 'Microsoft.ServiceBus',
+      packageName: 'probe',
+    });
+    expect(client.startSpan('a', {}).span).not.toBe(client.startSpan('b', {}).span);
+    quietAzureSdkTracing();
+    const first = client.startSpan('ServicebusReceiver.complete', {});
+    const second = client.startSpan('ServicebusReceiver.complete', {});
+    expect(second.span).toBe(first.span);
+    expect(second.updatedOptions.tracingOptions?.tracingContext).toBe(
+      first.updatedOptions.tracingOptions?.tracingContext,
+    );
+    expect(await client.withSpan('x', {}, () => 42)).toBe(42);
   });
 });
