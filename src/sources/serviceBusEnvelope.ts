@@ -50,50 +50,13 @@ export function toEnvelope(
   source: EnvelopeSource,
   onDone: () => void,
 ): Envelope<unknown> {
-  const { receiver, sweep, sender } = source;
-  const settleTimeoutMs = source.settleTimeoutMs ?? 10_000;
-  const gate = dispositionGateOf(receiver);
-  const settle = async (what: string, send: () => Promise<void>): Promise<void> => {
-    // After a connection loss the SDK can wait a long time on a settlement that will never be
-    // answered, holding the message's key and its in-flight slot. Past the deadline the message is
-    // let go: its lock expires, Service Bus redelivers it and the idempotent write absorbs it.
-    const deadline: SweepEntry = { at: 0, due: () => undefined };
-    try {
-      await new Promise<void>((resolve, reject) => {
-        deadline.due = () => reject(new Error(`no answer within ${settleTimeoutMs} ms`));
-        sweep.schedule(deadline, Date.now() + settleTimeoutMs);
-        gate.settle(what === 'complete', send).then(resolve, reject);
-      });
-    } catch (error) {
-      throw classifySettleError(error, what, message);
-    } finally {
-      sweep.cancel(deadline);
-      onDone();
-    }
-  };
-  const settler: Settler = {
-    complete: () => settle('complete', () => receiver.completeMessage(message)),
-    abandon: (properties) =>
-      settle('abandon', () => receiver.abandonMessage(message, properties as AbandonProperties)),
-    deadLetter: (reason, description) =>
-      settle('dead-letter', () =>
-        receiver.deadLetterMessage(message, {
-          deadLetterReason: reason,
-          deadLetterErrorDescription: truncate(description, MAX_DESCRIPTION),
-        }),
-      ),
-    defer: () => settle('defer', () => receiver.deferMessage(message)),
-  };
   const properties = message.applicationProperties ?? {};
   const messageId = String(properties[ORIGINAL_ID_PROPERTY] ?? message.messageId ?? message.sequenceNumber);
-  if (sender !== undefined) {
-    settler.reschedule = async (at, attempt) => {
-      // Schedule first, complete second: a crash in between leaves a duplicate, never a loss.
-      await sender().scheduleMessages(copyOf(message, messageId, attempt), at);
-      await settle('complete', () => receiver.completeMessage(message));
-    };
-  }
-  const sequenceNumber = BigInt(message.sequenceNumber?.toString() ?? '0');
+  const settler =
+    source.sender === undefined
+      ? new MessageSettler(message, source, onDone)
+      : new ReschedulingSettler(message, source, onDone, messageId);
+  const sequenceNumber = bigintOf(message.sequenceNumber);
   const traceContext = traceCarrierOf(message.applicationProperties);
   return Envelope.create(
     {
@@ -114,6 +77,91 @@ export function toEnvelope(
     settler,
     source.listener,
   );
+}
+
+/**
+ * Settles one message through its receiver: one object per message with its methods on the
+ * prototype, rather than a closure per outcome.
+ */
+class MessageSettler implements Settler {
+  constructor(
+    protected readonly message: ServiceBusReceivedMessage,
+    protected readonly source: EnvelopeSource,
+    private readonly onDone: () => void,
+  ) {}
+
+  complete(): Promise<void> {
+    return this.settle('complete', () => this.source.receiver.completeMessage(this.message));
+  }
+
+  abandon(properties?: Record<string, unknown>): Promise<void> {
+    return this.settle('abandon', () =>
+      this.source.receiver.abandonMessage(this.message, properties as AbandonProperties),
+    );
+  }
+
+  deadLetter(reason: string, description: string): Promise<void> {
+    return this.settle('dead-letter', () =>
+      this.source.receiver.deadLetterMessage(this.message, {
+        deadLetterReason: reason,
+        deadLetterErrorDescription: truncate(description, MAX_DESCRIPTION),
+      }),
+    );
+  }
+
+  defer(): Promise<void> {
+    return this.settle('defer', () => this.source.receiver.deferMessage(this.message));
+  }
+
+  protected async settle(what: string, send: () => Promise<void>): Promise<void> {
+    const { sweep } = this.source;
+    const settleTimeoutMs = this.source.settleTimeoutMs ?? 10_000;
+    // After a connection loss the SDK can wait a long time on a settlement that will never be
+    // answered, holding the message's key and its in-flight slot. Past the deadline the message is
+    // let go: its lock expires, Service Bus redelivers it and the idempotent write absorbs it.
+    const deadline: SweepEntry = { at: 0, due: () => undefined };
+    try {
+      await new Promise<void>((resolve, reject) => {
+        deadline.due = () => reject(new Error(`no answer within ${settleTimeoutMs} ms`));
+        sweep.schedule(deadline, Date.now() + settleTimeoutMs);
+        dispositionGateOf(this.source.receiver)
+          .settle(what === 'complete', send)
+          .then(resolve, reject);
+      });
+    } catch (error) {
+      throw classifySettleError(error, what, this.message);
+    } finally {
+      sweep.cancel(deadline);
+      this.onDone();
+    }
+  }
+}
+
+/** On a queue, a message can also be rescheduled: a copy sent back to appear later. */
+class ReschedulingSettler extends MessageSettler {
+  constructor(
+    message: ServiceBusReceivedMessage,
+    source: EnvelopeSource,
+    onDone: () => void,
+    private readonly messageId: string,
+  ) {
+    super(message, source, onDone);
+  }
+
+  async reschedule(at: Date, attempt: number): Promise<void> {
+    const sender = this.source.sender!;
+    // Schedule first, complete second: a crash in between leaves a duplicate, never a loss.
+    await sender().scheduleMessages(copyOf(this.message, this.messageId, attempt), at);
+    await this.settle('complete', () => this.source.receiver.completeMessage(this.message));
+  }
+}
+
+/** A Service Bus sequence number (a `Long`) as a bigint, without going through its decimal string. */
+function bigintOf(sequenceNumber: ServiceBusReceivedMessage['sequenceNumber']): bigint {
+  if (sequenceNumber === undefined) return 0n;
+  const { high, low } = sequenceNumber as unknown as { high: number; low: number };
+  if (typeof high !== 'number' || typeof low !== 'number') return BigInt(String(sequenceNumber));
+  return BigInt.asIntN(64, (BigInt(high) << 32n) | BigInt(low >>> 0));
 }
 
 /**
