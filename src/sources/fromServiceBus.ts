@@ -84,8 +84,12 @@ const RECEIVE_BACKOFF = { initialDelayMs: 200, maxDelayMs: 10_000 };
  * Receives a queue or subscription in peek-lock mode as an observable of envelopes, with credit
  * that follows the pipeline: it pulls with `receiveMessages(room)` and so never holds more than
  * `maxInFlight` unsettled messages. The SDK's push-mode `subscribe()` is avoided on purpose: it
- * is known to stop granting credit after bursts (azure-sdk-for-js#38988), and a pull loop keeps
- * credit and in-flight accounting in one place.
+ * is known to stop granting credit after bursts (azure-sdk-for-js#38988), wraps every message in
+ * a promise and a span, and a pull loop keeps credit and in-flight accounting in one place. Two
+ * things keep the pull loop from adding latency: a receive call returns as soon as the broker has
+ * sent what it had for the call's credit (`maxTimeAfterFirstMessageInMs` 0, where the SDK would
+ * hold it a second for more), and `receivers` loops (two by default) share the bound, so one has
+ * credit at the broker while the messages of the other are handed to the pipeline.
  *
  * @example
  * ```ts
