@@ -11,7 +11,6 @@ import {
 import { Observable, type Subscriber } from 'rxjs';
 import type { Envelope, SettlementListener } from '../envelope.js';
 import { backoffDelay, sleep } from '../resilience.js';
-import { quietAzureSdkTracing } from '../telemetry/tracing.js';
 import { CreditGate } from './creditGate.js';
 import { dispositionGateOf } from './dispositionGate.js';
 import { LockRenewer } from './lockRenewer.js';
@@ -100,7 +99,6 @@ const RECEIVE_BACKOFF = { initialDelayMs: 200, maxDelayMs: 10_000 };
  * ```
  */
 export function fromServiceBus(options: ServiceBusSourceOptions): Observable<Envelope<unknown>> {
-  quietAzureSdkTracing();
   return new Observable<Envelope<unknown>>((subscriber) => {
     const stopReceiving = new AbortController();
     // Every receive call and every wait for room listens to this signal for a moment.

@@ -1,11 +1,4 @@
 import {
-  createTracingClient,
-  type Instrumenter,
-  type TracingContext,
-  type TracingSpan,
-  useInstrumenter,
-} from '@azure/core-tracing';
-import {
   type Attributes,
   type Link,
   ProxyTracer,
@@ -203,49 +196,4 @@ export async function withWriteSpan<T>(
   } finally {
     span.end();
   }
-}
-
-// ---- the Azure SDK's own spans --------------------------------------------------------------
-
-const quietSpan: TracingSpan = {
-  end: () => undefined,
-  isRecording: () => false,
-  recordException: () => undefined,
-  setAttribute: () => undefined,
-  setStatus: () => undefined,
-  addEvent: () => undefined,
-};
-const quietContext: TracingContext = {
-  setValue: () => quietContext,
-  getValue: () => undefined,
-  deleteValue: () => quietContext,
-};
-const quietStart = { span: quietSpan, tracingContext: quietContext };
-
-/** What the SDK's default no-op does, without its two context objects and span object per call. */
-const quietInstrumenter: Instrumenter = {
-  startSpan: () => quietStart,
-  withContext: (_context, callback, ...args) => callback(...args),
-  parseTraceparentHeader: () => undefined,
-  createRequestHeaders: () => ({}),
-};
-
-let quietChecked = false;
-
-/**
- * The Service Bus SDK wraps every settlement in a span (`ServicebusReceiver.complete`), with no
- * option to skip it: its default no-op instrumenter still builds two tracing contexts and a span
- * per call (about 1.5% of the CPU per message in a profile). When nothing has installed a real
- * instrumenter (`@azure/opentelemetry-instrumentation-azure-sdk` does, and would win if installed
- * later), this installs one that allocates nothing. Sluice's own traces do not depend on the SDK's
- * spans: they read the producer's context from the message's properties.
- */
-export function quietAzureSdkTracing(): void {
-  if (quietChecked) return;
-  quietChecked = true;
-  const probe = createTracingClient({ namespace: 'Sluice.Probe', packageName: 'sluice' });
-  // The default instrumenter parses nothing; an OpenTelemetry-backed one parses a valid traceparent.
-  if (probe.parseTraceparentHeader('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01') !== undefined)
-    return;
-  useInstrumenter(quietInstrumenter);
 }
