@@ -72,6 +72,7 @@ export interface EnvelopeInit<T> {
   /** The queue or `topic/Subscriptions/sub` the message came from. */
   entityPath: string;
   sessionId?: string;
+  /** As sent: an AMQP timestamp is a `Date` (the Service Bus source keeps the SDK from making it a number). */
   applicationProperties?: Readonly<Record<string, unknown>>;
   traceContext?: TraceCarrier;
   /** The SDK's `ServiceBusReceivedMessage`, or whatever a test source carries. */

@@ -282,6 +282,9 @@ async function receiveLoop(run: SourceRun): Promise<void> {
     receiveMode: 'peekLock',
     maxAutoLockRenewalDurationInMs: 0,
     skipParsingBodyAsJson: true,
+    // The SDK otherwise walks every message's application properties, recursively, to turn Dates
+    // into numbers (about 2% of the CPU per message in a profile): they stay as sent.
+    skipConvertingDate: true,
   } as const;
   const receiver =
     'queue' in options.entity
@@ -331,6 +334,7 @@ async function sessionWorker(run: SourceRun): Promise<void> {
   const receiverOptions = {
     receiveMode: 'peekLock',
     skipParsingBodyAsJson: true,
+    skipConvertingDate: true,
     // Messages of a session are locked by the session's lock, which the SDK renews.
     maxAutoLockRenewalDurationInMs: options.maxLockRenewalMs ?? 300_000,
     abortSignal: signal,

@@ -25,6 +25,7 @@ beforeAll(async () => {
       trace: {},
       idle: {},
       overlap: {},
+      types: {},
     }),
   });
   client = new ServiceBusClient(emulator.connectionString);
@@ -287,6 +288,16 @@ describe('fromServiceBus', () => {
     await Promise.all(seen.map((e) => e.complete()));
     stop.abort();
     expect(await countActive('overlap')).toBe(0);
+  });
+
+  it('hands application properties over as sent, a timestamp as a Date (the SDK would walk them to make it a number)', async () => {
+    const at = new Date('2026-11-30T10:00:00.000Z');
+    await send('types', [{ body: 'x', applicationProperties: { at, n: 7, s: 'seven' } }]);
+    const envelope = await firstValueFrom(
+      fromServiceBus({ client, entity: { queue: 'types' }, maxWaitTimeInMs: 200 }),
+    );
+    await envelope.complete();
+    expect(envelope.applicationProperties).toEqual({ at, n: 7, s: 'seven' });
   });
 
   it("continues the producer's trace context and keys by partition key", async () => {
