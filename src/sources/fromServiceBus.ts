@@ -208,20 +208,24 @@ function worthwhileReceive(run: SourceRun): number {
   return Math.min(run.options.receiveBatchSize ?? 100, Math.ceil(run.gate.maxInFlight / 4));
 }
 
+/** What to stop when a message leaves the pipeline, whatever the outcome (its lock renewal, say). */
+interface Stoppable {
+  stop(): void;
+}
+
 /**
- * Hands messages to the pipeline. `onHandedOut` may return what to run when the message leaves it
- * (whatever the outcome), e.g. stopping its lock renewal.
+ * Hands messages to the pipeline. `onHandedOut` may return what to stop when the message leaves it.
  */
 function emit(
   run: SourceRun,
   source: EnvelopeSource,
   messages: ServiceBusReceivedMessage[],
-  onHandedOut: (message: ServiceBusReceivedMessage, envelope: Envelope<unknown>) => (() => void) | undefined,
+  onHandedOut: (message: ServiceBusReceivedMessage, envelope: Envelope<unknown>) => Stoppable | undefined,
 ): void {
   for (const message of messages) {
-    let whenDone: (() => void) | undefined;
+    let whenDone: Stoppable | undefined;
     const envelope = toEnvelope(message, source, () => {
-      whenDone?.();
+      whenDone?.stop();
       run.live.delete(envelope);
       run.gate.release();
     });
@@ -293,10 +297,8 @@ async function receiveLoop(run: SourceRun): Promise<void> {
   run.closables.add(receiver);
   const renewer = new LockRenewer(receiver, options.maxLockRenewalMs ?? 300_000, options.listener, run.sweep);
   const source = envelopeSource(run, receiver, run.sender);
-  const startRenewal = (message: ServiceBusReceivedMessage, envelope: Envelope<unknown>) => {
-    const renewal = renewer.start(message, envelope);
-    return renewal === undefined ? undefined : () => renewal.stop();
-  };
+  const startRenewal = (message: ServiceBusReceivedMessage, envelope: Envelope<unknown>) =>
+    renewer.start(message, envelope);
   let failures = 0;
 
   while (!signal.aborted) {
@@ -376,7 +378,7 @@ async function sessionWorker(run: SourceRun): Promise<void> {
     }
     run.closables.add(receiver);
     const mine = new CreditGate(Number.MAX_SAFE_INTEGER);
-    const done = () => mine.release();
+    const done: Stoppable = { stop: () => mine.release() };
     const release = () => done;
     const source = envelopeSource(run, receiver, undefined);
     let idleSince = Date.now();
