@@ -57,14 +57,15 @@ async function countActive(queueName: string): Promise<number> {
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('fromServiceBus', () => {
-  it('never holds more than maxInFlight unsettled messages, and receives each message once', async () => {
+  it('never holds more than maxInFlight unsettled messages, and receives each message once, with one receive loop or several', async () => {
     let run = 0;
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 12 }),
         fc.integer({ min: 1, max: 60 }),
         fc.array(fc.integer({ min: 0, max: 15 }), { minLength: 1, maxLength: 20 }),
-        async (maxInFlight, count, settleDelays) => {
+        fc.integer({ min: 1, max: 3 }),
+        async (maxInFlight, count, settleDelays, receivers) => {
           const name = queueNames[run++ % queueNames.length]!;
           await send(
             name,
@@ -77,6 +78,7 @@ describe('fromServiceBus', () => {
             client,
             entity: { queue: name },
             maxInFlight,
+            receivers,
             receiveBatchSize: 7,
             maxWaitTimeInMs: 200,
           });
