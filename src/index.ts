@@ -1,17 +1,11 @@
-// The public API of Sluice. Everything exported here is supported; everything else is internal.
+// The public API of the Sluice library. Everything exported here is supported; everything else is
+// internal. Test helpers are in `sluice/testing`, the example pipelines in `sluice/examples`; the
+// emulator and the Cassandra harness are packages of their own, never imported from here.
 
 export type { Batch } from './batch.js';
 export { classifyCassandraError } from './cassandra/classifyError.js';
 export type { ColumnMapping } from './cassandra/tableMapping.js';
 export type { TimestampSource } from './cassandra/writeTimestamp.js';
-export type {
-  EmulatorConfig,
-  EmulatorCounters,
-  EmulatorOptions,
-  QueueCounters,
-  RunningEmulator,
-} from './emulator/index.js';
-export { startEmulator } from './emulator/index.js';
 export type {
   DeadLetterDetail,
   EnvelopeInit,
@@ -37,22 +31,6 @@ export { writeThenSettle } from './operators/writeThenSettle.js';
 export type { TableTarget, WriteToCassandraOptions } from './operators/writeToCassandra.js';
 export { writeToCassandra } from './operators/writeToCassandra.js';
 export type { PipelineCounts } from './pipelines/counters.js';
-export type { AuditPipelineOptions } from './pipelines/examples/audit.js';
-export {
-  AuditEvent,
-  auditKey,
-  auditPipeline,
-  auditTargets,
-  createAuditSchema,
-} from './pipelines/examples/audit.js';
-export type { TelemetryPipelineOptions } from './pipelines/examples/telemetry.js';
-export {
-  createTelemetrySchema,
-  Reading,
-  telemetryKey,
-  telemetryPipeline,
-  telemetryTargets,
-} from './pipelines/examples/telemetry.js';
 export type {
   PipelineContext,
   PipelineDefinition,
@@ -68,11 +46,8 @@ export {
   RotatingPasswordAuthProvider,
 } from './service/clients.js';
 export type { SluiceConfig } from './service/config.js';
-export { loadConfig } from './service/config.js';
 export type { ServiceContext } from './service/run.js';
 export type { ServiceBusEntity, ServiceBusSourceOptions } from './sources/fromServiceBus.js';
 export { fromServiceBus } from './sources/fromServiceBus.js';
-export type { DeadLetteredMessage, MemoryMessage, MemorySourceOptions } from './sources/memoryQueue.js';
-export { MemoryQueue } from './sources/memoryQueue.js';
 export type { PipelineMetrics } from './telemetry/metrics.js';
 export { pipelineMetrics } from './telemetry/metrics.js';

@@ -1,15 +1,15 @@
 import cassandra from 'cassandra-driver';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Envelope, type Settler } from '../../src/index.js';
-import { batchWindow } from '../../src/operators/batchWindow.js';
-import { writeToCassandra } from '../../src/operators/writeToCassandra.js';
 import {
   createTelemetrySchema,
   type Reading,
   telemetryKey,
   telemetryTargets,
-} from '../../src/pipelines/examples/telemetry.js';
+} from '../../examples/pipelines/telemetry.js';
+import { Envelope, type Settler } from '../../src/index.js';
+import { batchWindow } from '../../src/operators/batchWindow.js';
+import { writeToCassandra } from '../../src/operators/writeToCassandra.js';
 import { freshKeyspace } from './support/cassandra.js';
 
 const KS = 'sluice_it_write';

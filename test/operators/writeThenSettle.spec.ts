@@ -7,7 +7,7 @@ import { writeThenSettle } from '../../src/operators/writeThenSettle.js';
 import { writeToCassandra } from '../../src/operators/writeToCassandra.js';
 import { definePipeline, runPipeline } from '../../src/pipelines/pipeline.js';
 import { sleep } from '../../src/resilience.js';
-import { MemoryQueue } from '../../src/sources/memoryQueue.js';
+import { MemoryQueue } from '../../src/testing/memoryQueue.js';
 import { recordingEnvelopes } from '../support/envelopes.js';
 
 const batchOf = <T>(key: string, envelopes: Batch<T>['envelopes']): Batch<T> => ({
