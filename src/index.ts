@@ -26,28 +26,37 @@ export { orderByKey } from './operators/orderByKey.js';
 export { validate } from './operators/validate.js';
 export type { VerifyProducerOptions } from './operators/verifyProducer.js';
 export { verifyProducer } from './operators/verifyProducer.js';
-export type { BatchResult, RetryOptions, WriteThenSettleOptions } from './operators/writeThenSettle.js';
+export type {
+  BatchResult,
+  RedeliveryOptions,
+  RetryOptions,
+  WriteThenSettleOptions,
+} from './operators/writeThenSettle.js';
 export { writeThenSettle } from './operators/writeThenSettle.js';
 export type { TableTarget, WriteToCassandraOptions } from './operators/writeToCassandra.js';
 export { writeToCassandra } from './operators/writeToCassandra.js';
 export type { PipelineCounts } from './pipelines/counters.js';
 export type {
   PipelineContext,
+  PipelineDefaults,
   PipelineDefinition,
+  PipelineHealth,
   RunningPipeline,
   RunOptions,
 } from './pipelines/pipeline.js';
 export { definePipeline, runPipeline } from './pipelines/pipeline.js';
 export type { ServiceBusToCassandraOptions } from './pipelines/serviceBusToCassandra.js';
 export { serviceBusToCassandra } from './pipelines/serviceBusToCassandra.js';
+export type { WriteCircuitOptions } from './resilience.js';
+export { WriteCircuit } from './resilience.js';
 export {
   createCassandraClient,
   createServiceBusClient,
-  RotatingPasswordAuthProvider,
 } from './service/clients.js';
 export type { SluiceConfig } from './service/config.js';
 export type { ServiceContext } from './service/run.js';
 export type { ServiceBusEntity, ServiceBusSourceOptions } from './sources/fromServiceBus.js';
 export { fromServiceBus } from './sources/fromServiceBus.js';
+export type { KeyOf } from './sources/serviceBusEnvelope.js';
 export type { PipelineMetrics } from './telemetry/metrics.js';
 export { pipelineMetrics } from './telemetry/metrics.js';
