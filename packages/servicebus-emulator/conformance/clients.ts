@@ -31,7 +31,9 @@ export function scenarios(): Scenario[] {
 }
 
 export function cacheDir(): string {
-  return process.env.SLUICE_CONFORMANCE_CACHE ?? path.join(root, '.cache', 'conformance');
+  // The repository's cache (shared with the Cassandra and Go tool builds), not one per package.
+  const shared = process.env.SLUICE_CACHE_DIR ?? path.resolve(root, '../..', '.cache');
+  return process.env.SLUICE_CONFORMANCE_CACHE ?? path.join(shared, 'conformance');
 }
 
 /** The command that runs a built client, given the connection string and language. */
