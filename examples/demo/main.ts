@@ -149,7 +149,7 @@ Next: point Sluice at your own namespace and cluster
   SERVICEBUS_NAMESPACE=<name>.servicebus.windows.net   (Entra ID via DefaultAzureCredential; role: Azure Service Bus Data Receiver)
   or SERVICEBUS_CONNECTION_STRING=Endpoint=sb://...
   CASSANDRA_CONTACT_POINTS=host1,host2  CASSANDRA_LOCAL_DC=<dc>
-and declare your pipeline as in src/pipelines/examples/telemetry.ts (see the README).`);
+and declare your pipeline as in examples/pipelines/telemetry.ts, or run it from 'sluice/examples' (see the README).`);
 
   if (opts.keep) {
     console.log(`\nStill running (--keep): emulator at ${emulator.connectionString}`);
