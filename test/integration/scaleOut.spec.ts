@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
@@ -341,6 +341,7 @@ describe('three sluice run replicas on one queue', () => {
           };
         }),
     );
+    rmSync(log, { recursive: true, force: true });
     const rowsWritten = writes.reduce((sum, x) => sum + x.count, 0);
     expect(rowsWritten).toBeGreaterThanOrEqual(messages.length);
     expect(writes.every((x) => !x.device.includes(','))).toBe(true); // a batch is one session
