@@ -47,6 +47,7 @@ export type {
 export { definePipeline, runPipeline } from './pipelines/pipeline.js';
 export type { ServiceBusToCassandraOptions } from './pipelines/serviceBusToCassandra.js';
 export { serviceBusToCassandra } from './pipelines/serviceBusToCassandra.js';
+export { sessionOrder } from './pipelines/sessionOrder.js';
 export type { WriteCircuitOptions } from './resilience.js';
 export { WriteCircuit } from './resilience.js';
 export {

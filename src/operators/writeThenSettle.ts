@@ -37,6 +37,11 @@ export interface WriteThenSettleOptions<T> {
   write(batch: Batch<T>, signal: AbortSignal): Promise<void>;
   /** Most keys written at once. Default 16. */
   concurrency?: number;
+  /**
+   * The key whose batches are written one at a time, lowest sequence number first. Default: the
+   * batch's own key (its partition). A coarser key (a session) orders writes across partitions.
+   */
+  orderKey?: (batch: Batch<T>) => string;
   retry?: RetryOptions;
   redelivery?: RedeliveryOptions;
   /** Shared with readiness: see {@link WriteCircuit}. Default: one per operator, with `circuitOptions`. */
@@ -233,7 +238,10 @@ export function writeThenSettle<T>(
         });
       return source
         .pipe(
-          orderByKey(write, { concurrency: options.concurrency ?? 16 }),
+          orderByKey(write, {
+            concurrency: options.concurrency ?? 16,
+            ...(options.orderKey === undefined ? {} : { keyOf: options.orderKey }),
+          }),
           mergeMap(({ settled }) => settled),
         )
         .subscribe(subscriber);

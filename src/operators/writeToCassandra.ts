@@ -38,6 +38,8 @@ export interface WriteToCassandraOptions<T> extends Partial<TableTarget<T>> {
   circuit?: WriteCircuit;
   /** Most partitions written at once. Default 16. */
   concurrency?: number;
+  /** Batches of one order key are written one at a time (see `writeThenSettle`). Default: the batch's key. */
+  orderKey?: (batch: Batch<T>) => string;
   /** Hears each acknowledged statement (for spans and metrics). */
   onWrite?: (info: { batch: Batch<T>; rows: number; durationMs: number; statement: string }) => void;
 }
@@ -82,6 +84,7 @@ export function writeToCassandra<T>(
           writeThenSettle<T>({
             write: writer(options, targets, plans, consistency),
             ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+            ...(options.orderKey === undefined ? {} : { orderKey: options.orderKey }),
             ...(options.retry === undefined ? {} : { retry: options.retry }),
             ...(options.redelivery === undefined ? {} : { redelivery: options.redelivery }),
             ...(options.circuit === undefined ? {} : { circuit: options.circuit }),

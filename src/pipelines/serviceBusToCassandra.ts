@@ -14,6 +14,7 @@ import {
   type ServiceBusSourceOptions,
 } from '../sources/fromServiceBus.js';
 import { definePipeline, type PipelineDefinition } from './pipeline.js';
+import { sessionOrder } from './sessionOrder.js';
 
 export interface ServiceBusToCassandraOptions<S extends StandardSchemaV1> {
   name: string;
@@ -33,7 +34,7 @@ export interface ServiceBusToCassandraOptions<S extends StandardSchemaV1> {
   consistency?: number;
   /** Default 50 messages, 20 ms. */
   batch?: BatchWindowOptions;
-  /** Partitions written at once. Default 32. */
+  /** Partitions (with sessions on: sessions) written at once. Default 32. */
   concurrency?: number;
   retry?: RetryOptions;
   redelivery?: RedeliveryOptions;
@@ -68,11 +69,16 @@ export function serviceBusToCassandra<S extends StandardSchemaV1>(
         onReceiveError: ctx.onReceiveError,
         onReceiving: ctx.onReceiving,
       }),
-    process: (envelopes, ctx) =>
-      envelopes.pipe(
+    process: (envelopes, ctx) => {
+      // With sessions on, a session's writes land in enqueue order: see `sessionOrder`.
+      const bySession =
+        options.sessions !== undefined || ctx.defaults?.sessions !== undefined
+          ? sessionOrder<T>(options.key)
+          : undefined;
+      return envelopes.pipe(
         decode(),
         validate(options.schema),
-        keyBy<T>(options.key),
+        keyBy<T>(bySession?.keyOf ?? options.key),
         batchWindow<T>({
           maxCount: ctx.defaults?.batchMaxCount ?? 50,
           maxWaitMs: ctx.defaults?.batchMaxWaitMs ?? 20,
@@ -83,12 +89,14 @@ export function serviceBusToCassandra<S extends StandardSchemaV1>(
           keyspace: options.keyspace,
           targets: options.targets,
           concurrency: options.concurrency ?? ctx.defaults?.writeConcurrency ?? 32,
+          ...(bySession === undefined ? {} : { orderKey: bySession.orderKey }),
           ...(options.consistency === undefined ? {} : { consistency: options.consistency }),
           ...(options.retry === undefined ? {} : { retry: options.retry }),
           ...(options.redelivery === undefined ? {} : { redelivery: options.redelivery }),
           circuit: ctx.circuit,
         }),
-      ),
+      );
+    },
   });
 }
 
