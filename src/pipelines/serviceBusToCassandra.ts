@@ -1,6 +1,7 @@
 import type { ServiceBusClient } from '@azure/service-bus';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type cassandra from 'cassandra-driver';
+import { identity } from 'rxjs';
 import type { Envelope } from '../envelope.js';
 import { type BatchWindowOptions, batchWindow } from '../operators/batchWindow.js';
 import { decode } from '../operators/decode.js';
@@ -68,27 +69,31 @@ export function serviceBusToCassandra<S extends StandardSchemaV1>(
         onReceiveError: ctx.onReceiveError,
         onReceiving: ctx.onReceiving,
       }),
-    process: (envelopes, ctx) =>
-      envelopes.pipe(
+    process: (envelopes, ctx) => {
+      const batch = {
+        maxCount: options.batch?.maxCount ?? ctx.defaults?.batchMaxCount ?? 50,
+        ...(options.batch?.maxBytes === undefined ? {} : { maxBytes: options.batch.maxBytes }),
+      };
+      // Batches are made when a writer is free; a linger (the old time window) is opt-in.
+      const lingerMs = options.batch?.maxWaitMs ?? ctx.defaults?.batchMaxWaitMs ?? 0;
+      return envelopes.pipe(
         decode(),
         validate(options.schema),
         keyBy<T>(options.key),
-        batchWindow<T>({
-          maxCount: ctx.defaults?.batchMaxCount ?? 50,
-          maxWaitMs: ctx.defaults?.batchMaxWaitMs ?? 20,
-          ...options.batch,
-        }),
+        lingerMs > 0 ? batchWindow<T>({ ...batch, maxWaitMs: lingerMs }) : identity,
         writeToCassandra<T>({
           client: options.cassandra,
           keyspace: options.keyspace,
           targets: options.targets,
+          batch,
           concurrency: options.concurrency ?? ctx.defaults?.writeConcurrency ?? 32,
           ...(options.consistency === undefined ? {} : { consistency: options.consistency }),
           ...(options.retry === undefined ? {} : { retry: options.retry }),
           ...(options.redelivery === undefined ? {} : { redelivery: options.redelivery }),
           circuit: ctx.circuit,
         }),
-      ),
+      );
+    },
   });
 }
 
