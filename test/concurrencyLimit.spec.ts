@@ -7,14 +7,21 @@ function harness(options: GradientLimitOptions = {}) {
   let now = 0;
   const changes: number[] = [];
   const limiter = new GradientLimit({ ...options, now: () => now, onChange: (n) => changes.push(n) });
-  /** `count` writes, `inFlight` at once (default: the whole limit), each taking `rtt` ms. */
+  /**
+   * `count` writes, each taking `rtt` ms, kept `inFlight` at once (default: the whole limit): a
+   * new write starts whenever one ends, as the writer does.
+   */
   const run = (count: number, rtt: number, outcome: 'success' | 'dropped' = 'success', inFlight?: number) => {
-    for (let done = 0; done < count; ) {
-      const n = Math.min(inFlight ?? limiter.limit, count - done);
-      const samples = Array.from({ length: n }, () => limiter.start());
-      now += rtt;
-      for (const s of samples) s[outcome]();
-      done += n;
+    const running: { end: number; sample: ReturnType<GradientLimit['start']> }[] = [];
+    for (let started = 0, done = 0; done < count; ) {
+      while (started < count && running.length < Math.min(inFlight ?? limiter.limit, limiter.limit)) {
+        running.push({ end: now + rtt, sample: limiter.start() });
+        started += 1;
+      }
+      const next = running.shift()!;
+      now = Math.max(now, next.end);
+      next.sample[outcome]();
+      done += 1;
     }
   };
   return { limiter, run, changes };
@@ -29,11 +36,11 @@ describe('GradientLimit', () => {
 
   it('doubles while latency holds (slow start), then keeps growing slowly up to max', () => {
     const { limiter, run, changes } = harness({ initial: 8, max: 1000, windowSize: 4 });
-    // One window of 4 writes each: the limit doubles.
+    // A window of 4 writes with the limit in use: the limit doubles.
     run(4, 5);
     expect(limiter.limit).toBe(16);
-    run(4, 5);
-    expect(limiter.limit).toBe(32);
+    run(64, 5);
+    expect(changes.slice(0, 3)).toEqual([16, 32, 64]);
     run(20_000, 5);
     expect(limiter.limit).toBe(1000);
     expect(changes.at(-1)).toBe(1000);
