@@ -246,30 +246,30 @@ export function writeThenSettle<T>(
     new Observable<BatchResult<T>>((subscriber) => {
       // Made on subscription, so each run of the chain has its own circuit unless one is shared.
       const circuit = options.circuit ?? new WriteCircuit(isTransient, options.circuitOptions);
+      // One signal for every write of this subscription, aborted on teardown: a controller per batch
+      // costs an allocation and an event target per message when batches hold one.
+      const stop = new AbortController();
       const write = (batch: Batch<T>) =>
         new Observable<{ settled: Promise<BatchResult<T>> }>((inner) => {
-          const stop = new AbortController();
-          let finished = false;
           writeBatch(batch, circuit, stop.signal).then(
             (result) => {
               if (stop.signal.aborted) return;
-              finished = true;
               inner.next(result);
               inner.complete();
             },
             (error: unknown) => inner.error(error),
           );
-          // Only an early unsubscribe aborts: aborting builds a DOMException, too dear per batch.
-          return () => {
-            if (!finished) stop.abort();
-          };
         });
-      return source
+      const subscription = source
         .pipe(
           batchOnDemand(write, { ...options.batch, concurrency: options.concurrency ?? 16 }),
           mergeMap(({ settled }) => settled),
         )
         .subscribe(subscriber);
+      return () => {
+        subscription.unsubscribe();
+        stop.abort();
+      };
     });
 }
 

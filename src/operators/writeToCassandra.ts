@@ -122,8 +122,11 @@ function writer<T>(
 ) {
   const tables = plans.map((plan, i) => {
     const source = targets[i]!.timestamp ?? 'enqueued';
-    const timestampOf = (envelope: Envelope<T>) =>
-      cassandra.types.Long.fromString(messageTimestamp(envelope, source).toString());
+    // From the bits: parsing the decimal string cost five times as much, twice per message.
+    const timestampOf = (envelope: Envelope<T>) => {
+      const micros = BigInt.asIntN(64, messageTimestamp(envelope, source));
+      return cassandra.types.Long.fromBits(Number(micros & 0xffffffffn) | 0, Number(micros >> 32n) | 0);
+    };
     return { plan, timestampOf };
   });
 
