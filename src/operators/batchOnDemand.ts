@@ -62,7 +62,14 @@ export function batchOnDemand<T, R>(
   if (!(maxBytes >= 1)) throw new RangeError(`batchOnDemand: maxBytes must be at least 1, got ${maxBytes}`);
   if (typeof concurrency === 'number' && !(concurrency >= 1))
     throw new RangeError(`batchOnDemand: concurrency must be at least 1, got ${concurrency}`);
-  const limit = typeof concurrency === 'number' ? () => concurrency : () => Math.max(1, concurrency.limit);
+  // A limiter that reports less than one (or not a number) still lets one batch through: never a stall.
+  const limit =
+    typeof concurrency === 'number'
+      ? () => concurrency
+      : () => {
+          const n = concurrency.limit;
+          return n >= 1 ? n : 1;
+        };
 
   return (source) =>
     new Observable<R>((subscriber) => {
