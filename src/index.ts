@@ -6,6 +6,8 @@ export type { Batch } from './batch.js';
 export { classifyCassandraError } from './cassandra/classifyError.js';
 export type { ColumnMapping } from './cassandra/tableMapping.js';
 export type { TimestampSource } from './cassandra/writeTimestamp.js';
+export type { ConcurrencyLimiter, GradientLimitOptions, LimiterSample } from './concurrencyLimit.js';
+export { FixedLimit, GradientLimit } from './concurrencyLimit.js';
 export type {
   DeadLetterDetail,
   EnvelopeInit,
@@ -16,6 +18,8 @@ export type {
 } from './envelope.js';
 export { Envelope } from './envelope.js';
 export * from './errors.js';
+export type { BatchOnDemandOptions } from './operators/batchOnDemand.js';
+export { batchOnDemand } from './operators/batchOnDemand.js';
 export type { BatchWindowOptions } from './operators/batchWindow.js';
 export { batchWindow } from './operators/batchWindow.js';
 export type { Decoder } from './operators/decode.js';

@@ -90,7 +90,7 @@ export interface TelemetryPipelineOptions {
   /** Default 1000. */
   maxInFlight?: number;
   batch?: BatchWindowOptions;
-  /** Partitions written at once. Default 32. */
+  /** Most partitions written at once: the adaptive write limit's ceiling. Default 512. */
   concurrency?: number;
   retry?: RetryOptions;
 }

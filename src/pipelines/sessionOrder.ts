@@ -1,4 +1,3 @@
-import type { Batch } from '../batch.js';
 import type { Envelope } from '../envelope.js';
 
 /**
@@ -9,7 +8,7 @@ import type { Envelope } from '../envelope.js';
  * number that changes each time the session moves to another partition. A batch therefore still
  * holds one partition, and never mixes a session's messages from before and after a visit to
  * another partition. `orderKey` gives the session: its batches are written one at a time, lowest
- * sequence number first (see `writeThenSettle`). Together, one session's writes land in the order
+ * sequence number first (see `writeThenSettle`, `batchOnDemand`). Together, one session's writes land in the order
  * its messages were enqueued, one batch at a time; the source holds a session until every message
  * of it is settled, so this holds across replicas too.
  *
@@ -19,7 +18,7 @@ export function sessionOrder<T>(
   partitionOf: (envelope: Envelope<T>) => string,
   // Bounds the memory of sessions seen: a session forgotten starts a fresh run when it returns.
   maxSessions = 10_000,
-): { keyOf: (envelope: Envelope<T>) => string; orderKey: (batch: Batch<T>) => string } {
+): { keyOf: (envelope: Envelope<T>) => string; orderKey: (envelope: Envelope<T>) => string } {
   const runs = new Map<string, { partition: string; run: number }>();
   let next = 0;
   return {
@@ -36,9 +35,9 @@ export function sessionOrder<T>(
       runs.set(session, current);
       return `${partition}\u0000${session}\u0000${current.run}`;
     },
-    orderKey(batch) {
-      const session = batch.envelopes[0]?.sessionId;
-      return session === undefined ? batch.key : `\u0000${session}`;
+    orderKey(envelope) {
+      const session = envelope.sessionId;
+      return session === undefined ? envelope.key : `\u0000${session}`;
     },
   };
 }

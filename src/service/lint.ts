@@ -48,6 +48,7 @@ export async function lintModule(modulePath: string, env: NodeJS.ProcessEnv = pr
         onReceiveError: () => undefined,
         onReceiving: () => undefined,
         circuit: new WriteCircuit((error) => isSluiceError(error) && error.retryable),
+        onWriteLimiter: () => undefined,
       };
       try {
         await lastValueFrom(

@@ -189,6 +189,7 @@ export async function runService(modulePath: string, env: NodeJS.ProcessEnv = pr
           metrics.onBatch(result as never);
       },
     });
+    metrics.observeWriteLimit(() => pipeline.writeConcurrencyLimit());
     logger.info({ pipeline: definition.name }, 'pipeline started');
     return pipeline;
   });
