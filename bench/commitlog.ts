@@ -13,7 +13,7 @@ import {
   harnessClientOptions,
   startCassandra,
   stopCassandra,
-} from '../src/harness/cassandra.js';
+} from '../packages/cassandra-harness/src/cassandra.js';
 
 export interface CommitlogBenchFigures {
   writes: number;

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
-import { createTelemetrySchema } from '../src/pipelines/examples/telemetry.js';
+import { createTelemetrySchema } from '../examples/pipelines/telemetry.js';
 import { cassandraClient, checkRows, reading } from './e2e/readings.js';
 import type { ChildReport } from './e2e/report.js';
 
@@ -162,7 +162,7 @@ async function startEmulator(dir: string, queues: string[]) {
   );
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/emulator/main.ts', '--config', config, '--port', '0'],
+    ['packages/servicebus-emulator/bin/servicebus-emulator.js', '--config', config, '--port', '0'],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const connectionString = await new Promise<string>((resolve, reject) => {

@@ -1,8 +1,9 @@
 // `npm run bench`: every benchmark, figures and ratios against a baseline run in the same process.
 // `npm run bench -- e2e [--help]` (end to end, minutes, one child process per consumer) runs only when named.
+
+import { runEmulatorBench } from '../packages/servicebus-emulator/bench/emulator.js';
 import { runCommitlogBench } from './commitlog.js';
 import { runE2eBench } from './e2e.js';
-import { runEmulatorBench } from './emulator.js';
 import { runOperatorsBench } from './operators.js';
 
 const only = process.argv[2];

@@ -1,17 +1,17 @@
 #!/usr/bin/env node
-// The `sluice` command. Runs the built CLI when there is one (dist/, after `npm run build`), and
-// the TypeScript sources through tsx otherwise, so `npx sluice` works right after `npm ci`.
+// The `sluice` command. In a checkout of the repository it runs the TypeScript sources (through tsx,
+// so what runs is what was just edited); an installed package ships no sources and runs dist/.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const built = fileURLToPath(new URL('../dist/service/cli.js', import.meta.url));
+const source = fileURLToPath(new URL('../src/service/cli.ts', import.meta.url));
 let cli;
-if (existsSync(built)) {
-  cli = await import(built);
-} else {
+if (existsSync(source)) {
   const { register } = await import('tsx/esm/api');
   register();
-  cli = await import('../src/service/cli.ts');
+  cli = await import(source);
+} else {
+  cli = await import('../dist/src/service/cli.js');
 }
 // Exit rather than wait for open handles: a pending SDK call (a session accept, a settlement a frozen
 // broker never answers) must not keep a stopped service alive.

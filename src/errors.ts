@@ -15,8 +15,7 @@ export type SluiceErrorCode =
   | 'LockLost'
   | 'AlreadySettled'
   | 'SettleFailed'
-  | 'UserFunctionFailed'
-  | 'Harness';
+  | 'UserFunctionFailed';
 
 export interface SluiceErrorOptions {
   cause?: unknown;
@@ -153,14 +152,6 @@ export function messageOf(error: unknown): string {
   if (error instanceof AggregateError && error.errors.length > 0)
     return [...new Set(error.errors.map(messageOf))].join('; ');
   return error instanceof Error ? error.message : String(error);
-}
-
-/** The local Cassandra harness could not start or stop a node. */
-export class HarnessError extends SluiceError {
-  override readonly name = 'HarnessError';
-  constructor(message: string, options: SluiceErrorOptions = {}) {
-    super('Harness', message, options);
-  }
 }
 
 export function isSluiceError(error: unknown): error is SluiceError {

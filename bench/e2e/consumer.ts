@@ -5,7 +5,7 @@
 //   naive       subscribe, both inserts awaited one after the other, then complete;
 //               E2E_IN_FLIGHT concurrent calls (unset: the SDK default)
 import { ServiceBusClient, type ServiceBusReceivedMessage } from '@azure/service-bus';
-import type { Reading } from '../../src/pipelines/examples/telemetry.js';
+import type { Reading } from '../../examples/pipelines/telemetry.js';
 import { cassandraClient, reading, telemetryStatements } from './readings.js';
 import { reporter } from './report.js';
 

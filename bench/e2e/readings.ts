@@ -1,7 +1,7 @@
 // What every e2e consumer moves: N telemetry readings over K devices, the two telemetry tables'
 // statements, and the check that a run left exactly the expected rows behind.
 import cassandra from 'cassandra-driver';
-import type { Reading } from '../../src/pipelines/examples/telemetry.js';
+import type { Reading } from '../../examples/pipelines/telemetry.js';
 
 const DAY_START = Date.parse('2026-11-30T00:00:00.000Z');
 

@@ -3,7 +3,7 @@
 // E2E_SLUICE_OPTIONS (JSON) passes telemetryPipeline options through: concurrency, batch
 // ({ maxCount, maxBytes, maxWaitMs }), maxInFlight. Without it the pipeline runs on its defaults.
 import { tap } from 'rxjs';
-import { telemetryPipeline } from '../../src/pipelines/examples/telemetry.js';
+import { telemetryPipeline } from '../../examples/pipelines/telemetry.js';
 import type { ServiceContext } from '../../src/service/run.js';
 import { reporter } from './report.js';
 

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { EmulatorCounters, QueueCounters } from '../../src/emulator/index.js';
+import type { EmulatorCounters, QueueCounters } from '../../packages/servicebus-emulator/src/index.js';
 import { type Child, endChild, freePort, projectRoot, spawnNode, until } from './processes.js';
 
 export const QUEUE = 'telemetry';

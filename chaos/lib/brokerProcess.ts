@@ -5,7 +5,7 @@
 // `node --import tsx chaos/lib/brokerProcess.ts <Config.json> <amqpPort> <statsPort>`
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { startEmulator } from '../../src/emulator/index.js';
+import { startEmulator } from '../../packages/servicebus-emulator/src/index.js';
 
 const [configFile, amqpPort, statsPort] = process.argv.slice(2);
 const emulator = await startEmulator({

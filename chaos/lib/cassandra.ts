@@ -7,7 +7,7 @@ import {
   signalCassandra,
   startCassandra,
   stopCassandra,
-} from '../../src/harness/cassandra.js';
+} from '../../packages/cassandra-harness/src/cassandra.js';
 
 /**
  * Stops a node of the suite's folder, thawed first. A pid file whose process is not that node

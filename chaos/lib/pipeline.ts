@@ -2,7 +2,7 @@
 // operator would deploy it. CHAOS_STALL_WRITES and CHAOS_STALL_MS make that many of the first
 // writes hang that long before reaching Cassandra: a stalled write that outlives the lock.
 import type cassandra from 'cassandra-driver';
-import { telemetryPipeline } from '../../src/pipelines/examples/telemetry.js';
+import { telemetryPipeline } from '../../examples/pipelines/telemetry.js';
 import type { ServiceContext } from '../../src/service/run.js';
 
 export default (ctx: ServiceContext) => {

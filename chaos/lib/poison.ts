@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Reading } from '../../src/pipelines/examples/telemetry.js';
+import { Reading } from '../../examples/pipelines/telemetry.js';
 import type { PoisonMessage } from './readings.js';
 
 // Just under the broker's 256 KiB message limit, with room for the rest of the body and headers.

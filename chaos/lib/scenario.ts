@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createTelemetrySchema } from '../../src/pipelines/examples/telemetry.js';
+import { createTelemetrySchema } from '../../examples/pipelines/telemetry.js';
 import { type Broker, startBroker } from './broker.js';
 import type { Nodes } from './cassandra.js';
 import { countOutcome } from './count.js';

@@ -1,9 +1,10 @@
 import { mergeMap, Observable, type OperatorFunction } from 'rxjs';
 import type { Batch } from '../batch.js';
+import type { ConcurrencyLimiter } from '../concurrencyLimit.js';
 import type { Envelope } from '../envelope.js';
 import { isSluiceError, messageOf, TransientWriteError, WriteRejectedError } from '../errors.js';
 import { backoffDelay, cappedDelay, sleep, WriteCircuit, type WriteCircuitOptions } from '../resilience.js';
-import { orderByKey } from './orderByKey.js';
+import { type BatchOnDemandOptions, batchOnDemand } from './batchOnDemand.js';
 
 export interface RetryOptions {
   /** Write attempts per batch and delivery (the first included) before its messages go back. Default 5. */
@@ -35,8 +36,23 @@ export interface WriteThenSettleOptions<T> {
    * pipeline is torn down: start nothing new after it.
    */
   write(batch: Batch<T>, signal: AbortSignal): Promise<void>;
-  /** Most keys written at once. Default 16. */
-  concurrency?: number;
+  /**
+   * Most batches (so partitions) written at once: a fixed number, or a limiter that adapts it to
+   * the store's latency (`GradientLimit`), told of every write call's latency and of the transient
+   * failures (`isTransient`), which make it back off. Default 16.
+   */
+  concurrency?: number | ConcurrencyLimiter;
+  /**
+   * Bounds of the batches made on demand from envelopes (see `batchOnDemand`): default 100
+   * messages, 256 KiB. Batches made upstream (`batchWindow`) are written as they come.
+   */
+  batch?: Pick<BatchOnDemandOptions, 'maxCount' | 'maxBytes'>;
+  /**
+   * The key whose batches are written one at a time, lowest sequence number first. Default: the
+   * envelope's own key (its partition). A coarser key (a session) orders writes across partitions;
+   * a batch still holds one partition.
+   */
+  orderKey?: (envelope: Envelope<T>) => string;
   retry?: RetryOptions;
   redelivery?: RedeliveryOptions;
   /** Shared with readiness: see {@link WriteCircuit}. Default: one per operator, with `circuitOptions`. */
@@ -68,8 +84,11 @@ const REDELIVERY_DEFAULTS = { maxAttempts: 10, initialDelayMs: 5_000, maxDelayMs
  * acknowledged, send back for a delayed redelivery after transient failures outlast the retry
  * budget, dead-letter what the store rejects.
  *
- * Per key, batches are written one at a time in order (see {@link orderByKey}); keys proceed
- * concurrently. A key's next write starts as soon as its previous write is acknowledged, while that
+ * Envelopes are batched per partition key on demand (see {@link batchOnDemand}): what waits for a
+ * key when it may be written next is one batch, so batches grow under load and nothing waits on a
+ * timer when the writers are idle; batches made upstream (`batchWindow`) are written as they come.
+ * Per key, batches are written one at a time in order; keys proceed concurrently, up to
+ * `concurrency` (fixed, or adapted to the store's latency by a limiter). A key's next write starts as soon as its previous write is acknowledged, while that
  * batch's settlements are still on their way to Service Bus: write timestamps come from the
  * messages, so only the writes need order, and a slot is not held for a broker round trip. A transient error (`retryable`) is retried with exponential backoff and full
  * jitter. When transient failures pile up across keys the write circuit opens: batches wait,
@@ -90,14 +109,17 @@ const REDELIVERY_DEFAULTS = { maxAttempts: 10, initialDelayMs: 5_000, maxDelayMs
  *
  * @example
  * ```ts
- * batches$.pipe(writeThenSettle({ write: (batch, signal) => store.put(batch.envelopes.map((e) => e.body), { signal }) }))
+ * envelopes$.pipe(keyBy(byDevice), writeThenSettle({
+ *   write: (batch, signal) => store.put(batch.envelopes.map((e) => e.body), { signal }),
+ *   concurrency: new GradientLimit({ max: 512 }),
+ * }))
  * ```
  * @param options The write and how to retry it.
  * @return An operator that emits a `BatchResult` per batch once all its messages are settled.
  */
 export function writeThenSettle<T>(
   options: WriteThenSettleOptions<T>,
-): OperatorFunction<Batch<T>, BatchResult<T>> {
+): OperatorFunction<Envelope<T> | Batch<T>, BatchResult<T>> {
   const retry = {
     maxAttempts: options.retry?.maxAttempts ?? 5,
     initialDelayMs: options.retry?.initialDelayMs ?? 100,
@@ -108,6 +130,23 @@ export function writeThenSettle<T>(
   const redelivery =
     options.redelivery?.mode === 'abandon' ? undefined : { ...REDELIVERY_DEFAULTS, ...options.redelivery };
   const isTransient = options.isTransient ?? ((error: unknown) => isSluiceError(error) && error.retryable);
+  const limiter = typeof options.concurrency === 'object' ? options.concurrency : undefined;
+  // Each write call is one sample of the limiter: its latency, or a drop when it failed transiently.
+  const timedWrite =
+    limiter === undefined
+      ? (part: Batch<T>, signal: AbortSignal) => options.write(part, signal)
+      : async (part: Batch<T>, signal: AbortSignal) => {
+          const sample = limiter.start();
+          try {
+            await options.write(part, signal);
+          } catch (error) {
+            if (!signal.aborted && isTransient(error)) sample.dropped();
+            else sample.ignore();
+            throw error;
+          }
+          if (signal.aborted) sample.ignore();
+          else sample.success();
+        };
 
   // Resolves once the batch's writes are done, with its settlement still under way: the next write
   // of the key may start then (write timestamps come from the messages, so only writes need order),
@@ -156,7 +195,7 @@ export function writeThenSettle<T>(
         tally.attempts += 1;
         let failure: unknown;
         try {
-          if (!(await circuit.run(() => options.write(part, signal), signal))) return;
+          if (!(await circuit.run(() => timedWrite(part, signal), signal))) return;
         } catch (error) {
           failure = error;
         }
@@ -213,30 +252,36 @@ export function writeThenSettle<T>(
     new Observable<BatchResult<T>>((subscriber) => {
       // Made on subscription, so each run of the chain has its own circuit unless one is shared.
       const circuit = options.circuit ?? new WriteCircuit(isTransient, options.circuitOptions);
+      // One signal for every write of this subscription, aborted on teardown: a controller per batch
+      // costs an allocation and an event target per message when batches hold one.
+      const stop = new AbortController();
       const write = (batch: Batch<T>) =>
         new Observable<{ settled: Promise<BatchResult<T>> }>((inner) => {
-          const stop = new AbortController();
-          let finished = false;
           writeBatch(batch, circuit, stop.signal).then(
             (result) => {
               if (stop.signal.aborted) return;
-              finished = true;
               inner.next(result);
               inner.complete();
             },
             (error: unknown) => inner.error(error),
           );
-          // Only an early unsubscribe aborts: aborting builds a DOMException, too dear per batch.
-          return () => {
-            if (!finished) stop.abort();
-          };
         });
-      return source
+      const subscription = source
         .pipe(
-          orderByKey(write, { concurrency: options.concurrency ?? 16 }),
+          batchOnDemand(write, {
+            ...options.batch,
+            concurrency: options.concurrency ?? 16,
+            ...(options.orderKey === undefined
+              ? {}
+              : { keyOf: options.orderKey as (e: Envelope<unknown>) => string }),
+          }),
           mergeMap(({ settled }) => settled),
         )
         .subscribe(subscriber);
+      return () => {
+        subscription.unsubscribe();
+        stop.abort();
+      };
     });
 }
 

@@ -1,4 +1,5 @@
 import { type Observable, tap } from 'rxjs';
+import type { ConcurrencyLimiter } from '../concurrencyLimit.js';
 import type { Envelope, SettlementListener } from '../envelope.js';
 import { isSluiceError, UserFunctionError } from '../errors.js';
 import type { BatchResult } from '../operators/writeThenSettle.js';
@@ -27,6 +28,11 @@ export interface PipelineContext {
   readonly onReceiving: () => void;
   /** The pipeline's write circuit: pass it to the sink (`writeToCassandra({ circuit })`) so readiness sees it. */
   readonly circuit: WriteCircuit;
+  /**
+   * The sink tells its write-concurrency limiter here, so its live limit can be read
+   * (`RunningPipeline.writeConcurrencyLimit`, the `sluice_write_concurrency_limit` gauge).
+   */
+  readonly onWriteLimiter: (limiter: ConcurrencyLimiter) => void;
 }
 
 /** Settings an operator may give every pipeline that does not choose its own. */
@@ -35,7 +41,10 @@ export interface PipelineDefaults {
   sessions?: number;
   batchMaxCount?: number;
   batchMaxWaitMs?: number;
-  /** Partitions written at once. */
+  /**
+   * Most partitions written at once (`SLUICE_WRITE_CONCURRENCY`): the ceiling of the adaptive
+   * write limit, which starts at 32 (or this, if lower) and follows Cassandra's latency.
+   */
   writeConcurrency?: number;
 }
 
@@ -100,6 +109,8 @@ export interface RunningPipeline {
   counts(): PipelineCounts;
   /** Receive and write health, for readiness. */
   health(): PipelineHealth;
+  /** Writes the sink may have in flight now (its adaptive limit), if the sink told it. */
+  writeConcurrencyLimit(): number | undefined;
   /** Stops receiving, lets in-flight messages settle until the drain deadline, abandons the rest. */
   stop(): Promise<void>;
   /** Settles when the pipeline has ended: after `stop()`, or when the source ends or fails. */
@@ -118,6 +129,7 @@ export function runPipeline<R>(
   let fail: (error: unknown) => void = () => undefined;
   const receiving = { at: undefined as Date | undefined, error: undefined as unknown };
   const circuit = new WriteCircuit((error) => isSluiceError(error) && error.retryable);
+  let writeLimiter: ConcurrencyLimiter | undefined;
   const context: PipelineContext = {
     signal: stopper.signal,
     listener: combineListeners([counters, options.listener], (error) => fail(error)),
@@ -137,6 +149,9 @@ export function runPipeline<R>(
       receiving.error = undefined;
     },
     circuit,
+    onWriteLimiter: (limiter) => {
+      writeLimiter = limiter;
+    },
   };
   const done = new Promise<void>((resolve, reject) => {
     // A user's function that throws outside any one message ends the pipeline with a typed error:
@@ -173,6 +188,7 @@ export function runPipeline<R>(
   return {
     name: definition.name,
     counts: () => counters.snapshot(),
+    writeConcurrencyLimit: () => writeLimiter?.limit,
     health: () => ({
       lastReceiveAt: receiving.at,
       receiveError: receiving.error,

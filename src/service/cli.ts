@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { startEmulator } from '../emulator/index.js';
 import { ConfigError } from '../errors.js';
-import { cassandraStatus, ensureCassandra, stopCassandra } from '../harness/cassandra.js';
 import { createServiceBusClient } from './clients.js';
 import { loadConfig } from './config.js';
+import { loadDevTool } from './devTools.js';
 import { peekDeadLetters, replayDeadLetters } from './dlq.js';
+import { lintModule } from './lint.js';
 import { runService } from './run.js';
 
 const USAGE: Record<string, string> = {
@@ -13,12 +13,16 @@ const USAGE: Record<string, string> = {
 
 Commands:
   run <module>                 run the pipelines a module declares (config from the environment)
-  emulator [--config F] [--port N]
-                               the Service Bus emulator (Microsoft emulator Config.json shape)
-  cassandra start|stop|status  the project's local Cassandra node
+  lint <module>                check a module's pipelines against Cassandra's tables; consumes nothing
   dlq peek <entity>            dead-lettered messages grouped by reason, with examples
   dlq replay <entity> [--reason R] [--limit N] [--to ENTITY] [--dry-run]
                                resend dead-lettered messages; each DLQ copy is completed only after its resend
+
+  --version                    the version of Sluice
+
+Development tools, when their packages are installed (they are in a checkout of the repository):
+  emulator [--config F] [--port N]   the Service Bus emulator (@sluice/servicebus-emulator)
+  cassandra start|stop|status        a local Cassandra node (@sluice/cassandra-harness)
 
 Run 'sluice <command> --help' for a command's options.`,
   run: `Usage: sluice run <module>
@@ -27,13 +31,11 @@ Runs the pipelines exported by <module> (default export or 'pipelines': definiti
 (ctx) => definitions). Configuration comes from environment variables (see the README):
 SERVICEBUS_CONNECTION_STRING or SERVICEBUS_NAMESPACE, CASSANDRA_*, SLUICE_HTTP_PORT, LOG_LEVEL, ...
 SIGTERM/SIGINT drain and stop; a second signal exits at once.`,
-  emulator: `Usage: sluice emulator [--config Config.json] [--port 5672] [--host 127.0.0.1]
+  lint: `Usage: sluice lint <module>
 
-Starts the Service Bus emulator and prints its connection string. Without --config it serves
-Microsoft's default emulator configuration (queue.1, topic.1).`,
-  cassandra: `Usage: sluice cassandra start|stop|status
-
-Starts (fetching it on first use), stops or reports the project's local Cassandra 5.0 node.`,
+Loads <module> as 'sluice run' would (configuration from the same environment), checks every
+pipeline's table mappings against Cassandra's schema (tables, columns, primary keys), and exits:
+0 when all match, 78 naming the pipeline and the problem otherwise. Receives no message.`,
   dlq: `Usage: sluice dlq peek <entity> [--limit N]
        sluice dlq replay <entity> [--reason R] [--limit N] [--to ENTITY] [--dry-run]
 
@@ -92,54 +94,21 @@ export async function main(argv: string[]): Promise<number> {
         if (positionals.length !== 1) throw new UsageError('run needs exactly one module path', USAGE.run!);
         return await runService(positionals[0]!);
       }
-      case 'emulator': {
-        const { values } = parse(rest, USAGE.emulator!, {
-          config: { type: 'string' },
-          port: { type: 'string' },
-          host: { type: 'string' },
-        });
-        if (values.help) return help('emulator');
-        const port = values.port === undefined ? 5672 : Number(values.port);
-        if (!Number.isInteger(port) || port < 0 || port > 65535) {
-          throw new UsageError(`--port must be a port number, got '${values.port}'`, USAGE.emulator!);
-        }
-        const config =
-          values.config === undefined ? undefined : JSON.parse(readFileSync(String(values.config), 'utf8'));
-        const emulator = await startEmulator({
-          port,
-          ...(config ? { config } : {}),
-          ...(values.host ? { host: String(values.host) } : {}),
-        });
-        console.log(`Service Bus emulator listening on ${emulator.host}:${emulator.port}`);
-        console.log(emulator.connectionString);
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', resolve);
-          process.once('SIGTERM', resolve);
-        });
-        await emulator.close();
-        return 0;
+      case 'emulator':
+        return await forward('@sluice/servicebus-emulator', 'emulator', rest);
+      case 'cassandra':
+        return await forward('@sluice/cassandra-harness', 'cassandra', rest);
+      case 'lint': {
+        const { values, positionals } = parse(rest, USAGE.lint!);
+        if (values.help) return help('lint');
+        if (positionals.length !== 1) throw new UsageError('lint needs exactly one module path', USAGE.lint!);
+        return await lintModule(positionals[0]!);
       }
-      case 'cassandra': {
-        const { values, positionals } = parse(rest, USAGE.cassandra!);
-        if (values.help) return help('cassandra');
-        const action = positionals[0];
-        if (action === 'start') {
-          const node = await ensureCassandra({ log: (line) => console.log(line) });
-          console.log(`Cassandra ready at ${node.contactPoints.join(',')}:${node.port}`);
-        } else if (action === 'stop') {
-          console.log((await stopCassandra()) ? 'Cassandra stopped' : 'Cassandra was not running');
-        } else if (action === 'status') {
-          const status = await cassandraStatus();
-          console.log(JSON.stringify(status));
-          return status.servesCql ? 0 : 3;
-        } else {
-          throw new UsageError(
-            `cassandra needs start, stop or status${action ? `, not '${action}'` : ''}`,
-            USAGE.cassandra!,
-          );
-        }
+      case '--version':
+      case '-v':
+      case 'version':
+        console.log(version());
         return 0;
-      }
       case 'dlq': {
         const { values, positionals } = parse(rest, USAGE.dlq!, {
           reason: { type: 'string' },
@@ -208,4 +177,32 @@ export async function main(argv: string[]): Promise<number> {
 function help(command: string): number {
   console.log(USAGE[command]);
   return 0;
+}
+
+/** `sluice emulator|cassandra ...`: the development packages' own CLIs, when installed. */
+async function forward(name: string, command: string, argv: string[]): Promise<number> {
+  const tool = await loadDevTool(name);
+  if (tool === undefined) {
+    console.error(
+      `sluice ${command} is a development tool from ${name}, which is not installed: npm install --save-dev ${name}`,
+    );
+    return 2;
+  }
+  return tool.main(argv);
+}
+
+function version(): string {
+  // The manifest is two folders up from src/service/ (a checkout), three from dist/src/service/.
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      const manifest = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (manifest.name === 'sluice' && manifest.version) return manifest.version;
+    } catch {
+      // not this one
+    }
+  }
+  return 'unknown';
 }

@@ -18,6 +18,7 @@ import { loadConfig, redact, type SluiceConfig } from './config.js';
 import { startHealthServer } from './http.js';
 import { probe, probeCassandra, warnOnSingleReplica } from './probes.js';
 import { rateLimited } from './rateLimited.js';
+import { isTypeScript, registerTypeScript } from './typescript.js';
 
 /** What a pipeline module's factory is given. */
 export interface ServiceContext {
@@ -188,6 +189,7 @@ export async function runService(modulePath: string, env: NodeJS.ProcessEnv = pr
           metrics.onBatch(result as never);
       },
     });
+    metrics.observeWriteLimit(() => pipeline.writeConcurrencyLimit());
     logger.info({ pipeline: definition.name }, 'pipeline started');
     return pipeline;
   });
@@ -252,7 +254,7 @@ function describeFatal(error: unknown, config: SluiceConfig): string {
 }
 
 /** Compilers and SDKs put newlines in their messages; a person and a log scraper want one line. */
-function oneLine(text: string): string {
+export function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ');
 }
 
@@ -262,10 +264,12 @@ function exitCodeOf(error: unknown): number {
   return EXIT.failed;
 }
 
-async function loadPipelines(
+/** The pipelines a module exports, checked for shape; TypeScript modules load as they are. */
+export async function loadPipelines(
   modulePath: string,
   context: ServiceContext,
 ): Promise<PipelineDefinition<unknown>[]> {
+  if (isTypeScript(modulePath)) await registerTypeScript();
   const url = pathToFileURL(path.resolve(modulePath)).href;
   const module = (await import(url)) as { default?: PipelineModuleExport; pipelines?: PipelineModuleExport };
   const exported = module.default ?? module.pipelines;

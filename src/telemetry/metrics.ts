@@ -16,6 +16,7 @@ import type { BatchResult } from '../operators/writeThenSettle.js';
  * | `sluice_lock_renewals_total`, `sluice_locks_lost_total` | counter | pipeline, entity |
  * | `sluice_settle_failures_total`, `sluice_double_settlements_total` | counter | pipeline, entity |
  * | `sluice_messages_in_flight` | gauge | pipeline, entity |
+ * | `sluice_write_concurrency_limit` | gauge (the adaptive write limit) | pipeline |
  * | `sluice_batch_size_messages` | histogram | pipeline, entity |
  * | `sluice_batch_write_duration_seconds` | histogram | pipeline, entity |
  * | `sluice_end_to_end_latency_seconds` | histogram (enqueued → completed) | pipeline, entity |
@@ -23,6 +24,8 @@ import type { BatchResult } from '../operators/writeThenSettle.js';
 export interface PipelineMetrics extends SettlementListener {
   /** Give it each `BatchResult` of the pipeline (`runPipeline`'s `onResult`). */
   onBatch(result: BatchResult<unknown>): void;
+  /** Reports `read()` as `sluice_write_concurrency_limit` at each collection (`RunningPipeline.writeConcurrencyLimit`). */
+  observeWriteLimit(read: () => number | undefined): void;
 }
 
 const OUTCOMES = ['completed', 'abandoned', 'deadLettered', 'deferred', 'rescheduled'];
@@ -193,7 +196,18 @@ export function pipelineMetrics(
     return c;
   };
 
+  const writeLimit = meter.createObservableGauge('sluice_write_concurrency_limit', {
+    description: 'Batch writes the pipeline may have in flight now (adapted to Cassandra latency)',
+  });
+
   return {
+    observeWriteLimit(read) {
+      const a = { pipeline };
+      writeLimit.addCallback((result) => {
+        const limit = read();
+        if (limit !== undefined) result.observe(limit, a);
+      });
+    },
     onReceived(envelope: Envelope<unknown>) {
       const c = of(envelope.entityPath);
       c.received += 1;

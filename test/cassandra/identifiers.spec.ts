@@ -1,8 +1,8 @@
 import type cassandra from 'cassandra-driver';
 import { describe, expect, it } from 'vitest';
+import { createAuditSchema } from '../../examples/pipelines/audit.js';
+import { createTelemetrySchema } from '../../examples/pipelines/telemetry.js';
 import { SchemaMismatchError } from '../../src/errors.js';
-import { createAuditSchema } from '../../src/pipelines/examples/audit.js';
-import { createTelemetrySchema } from '../../src/pipelines/examples/telemetry.js';
 
 // A client that records what would have been sent: a rejected name must not reach Cassandra.
 function recordingClient() {

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findTool, PROMTOOL, pinnedVersion, projectRoot, toolPath } from '../../scripts/goTools.js';
+import { findTool, PROMTOOL, pinnedVersion, toolPath } from '../../packages/cassandra-harness/src/goTools.js';
+import { projectRoot } from '../support/projectRoot.js';
 
 // The Prometheus alert rules, checked by a real promtool (built from the Go module proxy by
 // `npm run promtool:install`): syntax and PromQL, then unit tests that feed series from several

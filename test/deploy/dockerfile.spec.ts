@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { projectRoot } from '../../scripts/goTools.js';
+import { projectRoot } from '../support/projectRoot.js';
 
 // There is no container engine here: deploy/Dockerfile is parsed and held to the rules the chart
 // relies on (non-root, read-only root filesystem, signals to node, production dependencies only).

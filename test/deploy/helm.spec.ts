@@ -5,8 +5,10 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { findTool, HELM, pinnedVersion, projectRoot, toolPath } from '../../scripts/goTools.js';
+import * as examples from '../../examples/index.js';
+import { findTool, HELM, pinnedVersion, toolPath } from '../../packages/cassandra-harness/src/goTools.js';
 import * as library from '../../src/index.js';
+import { projectRoot } from '../support/projectRoot.js';
 
 // The Helm chart, rendered by a real Helm (built from the Go module proxy by `npm run helm:install`)
 // with its default values and with one values file per mode, and checked as Kubernetes would get it.
@@ -85,12 +87,12 @@ if (!helm) {
 }
 
 describe('the Helm build pins', () => {
-  it('builds the Helm version that harness/helm/go.mod requires', () => {
+  it('builds the Helm version that tools/helm/go.mod requires', () => {
     expect(pinnedVersion(HELM)).toBe(HELM.version);
     expect(HELM.ldflags.join(' ')).toContain(`version.version=${HELM.version}`);
     // The Kubernetes version Helm renders against follows the client-go it is built with.
     const clientGo = /k8s\.io\/client-go v0\.(\d+)\./.exec(
-      readFileSync(path.join(projectRoot, 'harness/helm/go.mod'), 'utf8'),
+      readFileSync(path.join(projectRoot, 'packages/cassandra-harness/tools/helm/go.mod'), 'utf8'),
     )?.[1];
     expect(HELM.ldflags.join(' ')).toContain(`chartutil.k8sVersionMinor=${clientGo}`);
   });
@@ -200,11 +202,15 @@ describe.skipIf(!helm)('Helm chart deploy/helm/sluice', () => {
         /-pipelines$/,
       );
       const source = modules[path.basename(modulePath)]!;
-      const imported = [...source.matchAll(/import\s*\{([^}]*)\}\s*from\s*'sluice'/g)].flatMap((m) =>
-        m[1]!.split(',').map((s) => s.trim()),
+      const entryPoints: Record<string, object> = { sluice: library, 'sluice/examples': examples };
+      const imported = [...source.matchAll(/import\s*\{([^}]*)\}\s*from\s*'([^']+)'/g)].flatMap((m) =>
+        m[1]!.split(',').map((s) => [m[2]!, s.trim()] as const),
       );
       expect(imported.length).toBeGreaterThan(0);
-      for (const name of imported) expect(library, `sluice exports ${name}`).toHaveProperty(name);
+      for (const [from, name] of imported) {
+        expect(Object.keys(entryPoints), `${from} is a package entry point`).toContain(from);
+        expect(entryPoints[from], `${from} exports ${name}`).toHaveProperty(name);
+      }
       // Every variable the module reads is one the chart sets (or the service's own).
       const read = new Set([...source.matchAll(/env(?:\.|\[')([A-Z_]+)/g)].map((m) => m[1]!));
       const optional = new Set(['SLUICE_QUEUE', 'SLUICE_TOPIC', 'SLUICE_SUBSCRIPTION']);
@@ -391,11 +397,17 @@ describe.skipIf(!helm)('Helm chart deploy/helm/sluice', () => {
       const manifests = render(args);
       const { config } = parts(manifests);
       const source = one(manifests, 'ConfigMap', '-pipelines').data!['pipelines.mjs']!;
-      // The image resolves 'sluice' to its own package; here, to the library's sources.
+      // The image resolves 'sluice' to its own package; here, to the sources.
       const dir = mkdtempSync(path.join(tmpdir(), 'sluice-pipelines-'));
       const file = path.join(dir, 'pipelines.mjs');
       const libraryUrl = pathToFileURL(path.join(projectRoot, 'src/index.ts')).href;
-      writeFileSync(file, source.replaceAll("from 'sluice'", `from '${libraryUrl}'`));
+      const examplesUrl = pathToFileURL(path.join(projectRoot, 'examples/index.ts')).href;
+      writeFileSync(
+        file,
+        source
+          .replaceAll("from 'sluice/examples'", `from '${examplesUrl}'`)
+          .replaceAll("from 'sluice'", `from '${libraryUrl}'`),
+      );
       const saved = { ...process.env };
       Object.assign(process.env, config);
       try {

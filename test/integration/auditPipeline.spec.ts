@@ -1,8 +1,9 @@
 import { ServiceBusClient } from '@azure/service-bus';
 import cassandra from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runPipeline, startEmulator } from '../../src/index.js';
-import { auditPipeline, createAuditSchema } from '../../src/pipelines/examples/audit.js';
+import { auditPipeline, createAuditSchema } from '../../examples/pipelines/audit.js';
+import { startEmulator } from '../../packages/servicebus-emulator/src/index.js';
+import { runPipeline } from '../../src/index.js';
 import { emulatorConfig } from '../support/emulatorConfig.js';
 import { freshKeyspace } from './support/cassandra.js';
 

@@ -1,8 +1,8 @@
 import { ServiceBusClient } from '@azure/service-bus';
 import cassandra from 'cassandra-driver';
 import { describe, expect, inject, it } from 'vitest';
+import { telemetryPipeline } from '../../examples/pipelines/telemetry.js';
 import { runPipeline } from '../../src/index.js';
-import { telemetryPipeline } from '../../src/pipelines/examples/telemetry.js';
 import { tcpProxy } from '../support/tcpProxy.js';
 import { until } from '../support/wait.js';
 import { telemetryWorld } from './support/telemetryWorld.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import cassandra from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningCassandra, startCassandra } from '../../src/harness/cassandra.js';
+import { type RunningCassandra, startCassandra } from '../../packages/cassandra-harness/src/cassandra.js';
 import { createCassandraClient } from '../../src/service/clients.js';
 import { loadConfig } from '../../src/service/config.js';
 import { selfSignedCertificate } from '../support/certs.js';

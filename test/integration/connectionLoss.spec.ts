@@ -1,7 +1,8 @@
 import { ServiceBusClient } from '@azure/service-bus';
 import cassandra from 'cassandra-driver';
 import { describe, expect, it } from 'vitest';
-import { runPipeline, telemetryPipeline } from '../../src/index.js';
+import { telemetryPipeline } from '../../examples/index.js';
+import { runPipeline } from '../../src/index.js';
 import { tcpProxy } from '../support/tcpProxy.js';
 import { telemetryWorld } from './support/telemetryWorld.js';
 

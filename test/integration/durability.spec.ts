@@ -10,7 +10,7 @@ import {
   signalCassandra,
   startCassandra,
   stopCassandra,
-} from '../../src/harness/cassandra.js';
+} from '../../packages/cassandra-harness/src/cassandra.js';
 
 // Acknowledged writes against a node that is then killed -9 and restarted on the same data: every
 // one must be there. This node is the test's own (its own folder and address, never the suite's

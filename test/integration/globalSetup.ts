@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { ensureCassandra, type RunningCassandra } from '../../src/harness/cassandra.js';
+import { ensureCassandra, type RunningCassandra } from '../../packages/cassandra-harness/src/cassandra.js';
 
 // One Cassandra for the whole integration suite: the configured cluster, the node already running,
 // or one started here (and stopped here, since this run started it).

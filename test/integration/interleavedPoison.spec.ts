@@ -1,8 +1,8 @@
 import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
 import cassandra from 'cassandra-driver';
 import { describe, expect, it } from 'vitest';
+import { telemetryPipeline } from '../../examples/pipelines/telemetry.js';
 import { runPipeline } from '../../src/index.js';
-import { telemetryPipeline } from '../../src/pipelines/examples/telemetry.js';
 import { receiveAll } from '../support/receiveAll.js';
 import { telemetryWorld } from './support/telemetryWorld.js';
 

@@ -7,9 +7,15 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import cassandra from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jaegerBinaryPath, type RunningJaeger, startJaeger } from '../../src/harness/jaeger.js';
-import { createTelemetrySchema, runPipeline, startEmulator } from '../../src/index.js';
-import { telemetryPipeline } from '../../src/pipelines/examples/telemetry.js';
+import { createTelemetrySchema } from '../../examples/index.js';
+import { telemetryPipeline } from '../../examples/pipelines/telemetry.js';
+import {
+  jaegerBinaryPath,
+  type RunningJaeger,
+  startJaeger,
+} from '../../packages/cassandra-harness/src/jaeger.js';
+import { startEmulator } from '../../packages/servicebus-emulator/src/index.js';
+import { runPipeline } from '../../src/index.js';
 import { messageTracing } from '../../src/telemetry/tracing.js';
 import { emulatorConfig } from '../support/emulatorConfig.js';
 import { freshKeyspace } from './support/cassandra.js';

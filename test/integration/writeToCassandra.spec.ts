@@ -1,15 +1,15 @@
 import cassandra from 'cassandra-driver';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Envelope, type Settler } from '../../src/index.js';
-import { batchWindow } from '../../src/operators/batchWindow.js';
-import { writeToCassandra } from '../../src/operators/writeToCassandra.js';
 import {
   createTelemetrySchema,
   type Reading,
   telemetryKey,
   telemetryTargets,
-} from '../../src/pipelines/examples/telemetry.js';
+} from '../../examples/pipelines/telemetry.js';
+import { Envelope, type Settler } from '../../src/index.js';
+import { batchWindow } from '../../src/operators/batchWindow.js';
+import { writeToCassandra } from '../../src/operators/writeToCassandra.js';
 import { freshKeyspace } from './support/cassandra.js';
 
 const KS = 'sluice_it_write';
@@ -140,6 +140,14 @@ describe('writeToCassandra against the real Cassandra', () => {
       `SELECT value, reading_at FROM ${KS}.device_latest WHERE device_id = 'lww'`,
     );
     expect(latest.first().get('value')).toBe(2);
+    // The cell's write time is the message's: the reading's time (this table's timestamp source) in
+    // ms × 1000 + sequence number mod 1000.
+    const written = await ks.client.execute(
+      `SELECT writetime(value) AS t FROM ${KS}.device_latest WHERE device_id = 'lww'`,
+    );
+    expect(String(written.first().get('t'))).toBe(
+      String(BigInt(Date.parse(newer.body.at)) * 1000n + (newer.sequenceNumber % 1000n)),
+    );
     const history = await ks.client.execute(
       `SELECT count(*) AS n FROM ${KS}.readings WHERE device_id = 'lww' AND day = '2026-11-24'`,
     );

@@ -8,7 +8,7 @@ import { keyBy } from '../../src/operators/keyBy.js';
 import { orderByKey } from '../../src/operators/orderByKey.js';
 import { validate } from '../../src/operators/validate.js';
 import { definePipeline, runPipeline } from '../../src/pipelines/pipeline.js';
-import { MemoryQueue } from '../../src/sources/memoryQueue.js';
+import { MemoryQueue } from '../../src/testing/memoryQueue.js';
 import { flushPromises, recordingEnvelopes } from '../support/envelopes.js';
 
 // Every function a pipeline's author hands to Sluice may throw. A per-message one dead-letters that

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
-import { from, lastValueFrom, toArray } from 'rxjs';
+import { concatMap, from, lastValueFrom, map, of, timer, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Batch } from '../../src/batch.js';
+import { GradientLimit } from '../../src/concurrencyLimit.js';
 import { Envelope, type Settler } from '../../src/envelope.js';
 import { TransientWriteError, WriteRejectedError } from '../../src/errors.js';
 import { batchWindow } from '../../src/operators/batchWindow.js';
@@ -18,6 +19,12 @@ interface Scenario {
   transientEvery: number;
   maxAttempts: number;
   concurrency: number;
+  /** Batches from a 1 ms `batchWindow`, or made on demand by the writer from envelopes. */
+  batching: 'window' | 'demand';
+  /** A fixed concurrency, or an adaptive limit (1..concurrency) that moves with every window of 2 writes. */
+  adaptive: boolean;
+  /** Gaps between arrivals, in ms (0: same tick). */
+  gaps: number[];
 }
 
 const scenario = fc.record<Scenario>({
@@ -35,6 +42,9 @@ const scenario = fc.record<Scenario>({
   transientEvery: fc.integer({ min: 0, max: 4 }),
   maxAttempts: fc.integer({ min: 1, max: 4 }),
   concurrency: fc.integer({ min: 1, max: 4 }),
+  batching: fc.constantFrom('window' as const, 'demand' as const),
+  adaptive: fc.boolean(),
+  gaps: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 5 }),
 });
 
 type Event =
@@ -80,10 +90,13 @@ async function runScenario(s: Scenario) {
   let calls = 0;
   const busy = new Set<string>();
   let overlapped = false;
+  let mostAtOnce = 0;
   const write = async (batch: Batch<string>) => {
     calls += 1;
     if (busy.has(batch.key)) overlapped = true;
     busy.add(batch.key);
+    mostAtOnce = Math.max(mostAtOnce, busy.size);
+    if (batch.envelopes.length > 4) throw new Error(`batch of ${batch.envelopes.length} over maxCount 4`);
     events.push({ type: 'write-start', key: batch.key });
     try {
       await new Promise((resolve) => setTimeout(resolve, s.latencies[calls % s.latencies.length]));
@@ -101,17 +114,24 @@ async function runScenario(s: Scenario) {
 
   const results = await lastValueFrom(
     from(envelopes).pipe(
-      batchWindow<string>({ maxCount: 4, maxWaitMs: 1 }),
-      writeThenSettle({
+      concatMap((e, i) => {
+        const gap = s.gaps[i % s.gaps.length]!;
+        return gap === 0 ? of(e) : timer(gap).pipe(map(() => e));
+      }),
+      s.batching === 'window' ? batchWindow<string>({ maxCount: 4, maxWaitMs: 1 }) : (x) => x,
+      writeThenSettle<string>({
         write,
-        concurrency: s.concurrency,
+        batch: { maxCount: 4 },
+        concurrency: s.adaptive
+          ? new GradientLimit({ min: 1, max: s.concurrency, initial: 1, windowSize: 2 })
+          : s.concurrency,
         retry: { maxAttempts: s.maxAttempts, sleep: async () => undefined },
         circuitOptions: { halfOpenAfterMs: 1 },
       }),
       toArray(),
     ),
   );
-  return { events, settleCount, sequenceOfId, poison, results, overlapped, envelopes };
+  return { events, settleCount, sequenceOfId, poison, results, overlapped, envelopes, mostAtOnce };
 }
 
 describe('writeThenSettle properties', () => {
@@ -143,8 +163,9 @@ describe('writeThenSettle properties', () => {
   it('writes each key one batch at a time, and acknowledged writes of a key follow sequence order', async () => {
     await fc.assert(
       fc.asyncProperty(scenario, async (s) => {
-        const { events, overlapped, sequenceOfId } = await runScenario(s);
+        const { events, overlapped, sequenceOfId, mostAtOnce } = await runScenario(s);
         expect(overlapped).toBe(false);
+        expect(mostAtOnce).toBeLessThanOrEqual(s.concurrency);
         const lastByKey = new Map<string, bigint>();
         for (const event of events) {
           if (event.type !== 'write-ack') continue;

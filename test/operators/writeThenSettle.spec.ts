@@ -2,12 +2,14 @@ import type cassandra from 'cassandra-driver';
 import { from, lastValueFrom, map, Subject, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Batch } from '../../src/batch.js';
+import { GradientLimit } from '../../src/concurrencyLimit.js';
+import type { Envelope } from '../../src/envelope.js';
 import { TransientWriteError } from '../../src/errors.js';
 import { writeThenSettle } from '../../src/operators/writeThenSettle.js';
 import { writeToCassandra } from '../../src/operators/writeToCassandra.js';
 import { definePipeline, runPipeline } from '../../src/pipelines/pipeline.js';
 import { sleep } from '../../src/resilience.js';
-import { MemoryQueue } from '../../src/sources/memoryQueue.js';
+import { MemoryQueue } from '../../src/testing/memoryQueue.js';
 import { recordingEnvelopes } from '../support/envelopes.js';
 
 const batchOf = <T>(key: string, envelopes: Batch<T>['envelopes']): Batch<T> => ({
@@ -40,6 +42,39 @@ describe('writeThenSettle teardown', () => {
     await sleep(60);
     expect(writes).toBe(1);
     expect(signals[0]!.aborted).toBe(true);
+    expect(log).toEqual([]);
+  });
+
+  it('with envelopes batched on demand and an adaptive limit, an unsubscribe mid-write aborts it, settles nothing and starts nothing', async () => {
+    const { make, log } = recordingEnvelopes();
+    const envelopes = new Subject<Envelope<string>>();
+    const limiter = new GradientLimit({ min: 1, max: 4, initial: 1 });
+    const signals: AbortSignal[] = [];
+    const written: string[][] = [];
+    const subscription = envelopes
+      .pipe(
+        writeThenSettle<string>({
+          concurrency: limiter,
+          write: async (batch, signal) => {
+            written.push(batch.envelopes.map((e) => e.body));
+            signals.push(signal);
+            await sleep(30);
+          },
+        }),
+      )
+      .subscribe();
+    envelopes.next(make('a1', { key: 'a' }));
+    // One slot: b1 and a2 wait for a1's write.
+    envelopes.next(make('b1', { key: 'b' }));
+    envelopes.next(make('a2', { key: 'a' }));
+    await sleep(5);
+    expect(limiter.inFlight).toBe(1);
+    subscription.unsubscribe();
+    await sleep(60);
+    expect(written).toEqual([['a1']]);
+    expect(signals[0]!.aborted).toBe(true);
+    expect(limiter.inFlight).toBe(0);
+    expect(limiter.limit).toBe(1);
     expect(log).toEqual([]);
   });
 

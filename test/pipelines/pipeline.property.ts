@@ -9,7 +9,7 @@ import { keyBy } from '../../src/operators/keyBy.js';
 import { validate } from '../../src/operators/validate.js';
 import { writeThenSettle } from '../../src/operators/writeThenSettle.js';
 import { definePipeline, runPipeline } from '../../src/pipelines/pipeline.js';
-import { MemoryQueue } from '../../src/sources/memoryQueue.js';
+import { MemoryQueue } from '../../src/testing/memoryQueue.js';
 
 const Event = z.object({ device: z.string(), n: z.number().int(), poison: z.boolean() });
 type Event = z.infer<typeof Event>;

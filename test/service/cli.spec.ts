@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -25,25 +26,36 @@ describe('the sluice CLI', () => {
     [['dlq', 'peek'], /dlq needs peek or replay and one entity/],
     [['dlq', 'replay', 'orders', '--limit', 'many'], /--limit must be a positive integer, got 'many'/],
     [['emulator', '--port', 'x'], /--port must be a port number/],
-    [['cassandra', 'restart'], /cassandra needs start, stop or status, not 'restart'/],
+    [['cassandra', 'restart'], /needs start, stop or status, not 'restart'/],
     [['dlq', 'peek', 'orders', '--colour'], /Unknown option '--colour'/],
   ])('prints usage and exits 2 for %j', async (args, message) => {
     const result = await sluice(...args);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
-    expect(result.stderr).toMatch(/Usage: sluice/);
+    // The development tools answer with their own usage, as their own commands do.
+    expect(result.stderr).toMatch(/Usage: (sluice|sluice-cassandra|servicebus-emulator) /);
   });
 
   it.each([
     ['--help'],
     ['run', '--help'],
     ['dlq', '--help'],
+    ['lint', '--help'],
     ['emulator', '--help'],
     ['cassandra', '--help'],
   ])('answers %j with usage and exit 0', async (...args) => {
     const result = await sluice(...args);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/Usage: sluice/);
+    expect(result.stdout).toMatch(/Usage: (sluice|servicebus-emulator|sluice-cassandra) /);
+  });
+
+  it('prints the version of the package it runs from', async () => {
+    const manifest = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v']) {
+      const result = await sluice(flag);
+      expect(result.code).toBe(0);
+      expect(result.stdout.trim()).toBe(manifest.version);
+    }
   });
 
   it('stops with the configuration problem when Service Bus is not configured', async () => {

@@ -1,6 +1,6 @@
 import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator } from '../../src/index.js';
+import { startEmulator } from '../../packages/servicebus-emulator/src/index.js';
 import { peekDeadLetters, replayDeadLetters } from '../../src/service/dlq.js';
 import { emulatorConfig } from '../support/emulatorConfig.js';
 

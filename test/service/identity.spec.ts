@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator } from '../../src/index.js';
+import { startEmulator } from '../../packages/servicebus-emulator/src/index.js';
 import { selfSignedCertificate } from '../support/certs.js';
 import { emulatorConfig } from '../support/emulatorConfig.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator } from '../../src/index.js';
+import { startEmulator } from '../../packages/servicebus-emulator/src/index.js';
 import { emulatorConfig } from '../support/emulatorConfig.js';
 import { until } from '../support/wait.js';
 

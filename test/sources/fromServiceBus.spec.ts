@@ -2,7 +2,8 @@ import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
 import fc from 'fast-check';
 import { firstValueFrom, lastValueFrom, mergeMap, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Envelope, fromServiceBus, type SettlementListener, startEmulator } from '../../src/index.js';
+import { startEmulator } from '../../packages/servicebus-emulator/src/index.js';
+import { type Envelope, fromServiceBus, type SettlementListener } from '../../src/index.js';
 import { emulatorConfig } from '../support/emulatorConfig.js';
 
 // The real @azure/service-bus SDK, over TCP, against the project's emulator.

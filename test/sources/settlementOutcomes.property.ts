@@ -2,7 +2,8 @@ import { ServiceBusClient, type ServiceBusReceivedMessage } from '@azure/service
 import fc from 'fast-check';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Envelope, fromServiceBus, startEmulator } from '../../src/index.js';
+import { startEmulator } from '../../packages/servicebus-emulator/src/index.js';
+import { type Envelope, fromServiceBus } from '../../src/index.js';
 import { emulatorConfig } from '../support/emulatorConfig.js';
 import { receiveAll } from '../support/receiveAll.js';
 

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { startEmulator } from '../../src/index.js';
+import { startEmulator } from '../../packages/servicebus-emulator/src/index.js';
 import { batchWindow } from '../../src/operators/batchWindow.js';
 import { decode } from '../../src/operators/decode.js';
 import { validate } from '../../src/operators/validate.js';

@@ -12,9 +12,9 @@ import { keyBy } from '../../src/operators/keyBy.js';
 import { validate } from '../../src/operators/validate.js';
 import { writeThenSettle } from '../../src/operators/writeThenSettle.js';
 import { definePipeline, runPipeline } from '../../src/pipelines/pipeline.js';
-import { MemoryQueue } from '../../src/sources/memoryQueue.js';
 import { pipelineMetrics } from '../../src/telemetry/metrics.js';
 import { type PrometheusMetrics, startPrometheusMetrics } from '../../src/telemetry/prometheus.js';
+import { MemoryQueue } from '../../src/testing/memoryQueue.js';
 
 let prometheus: PrometheusMetrics;
 let server: http.Server;

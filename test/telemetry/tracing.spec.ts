@@ -14,8 +14,8 @@ import { keyBy } from '../../src/operators/keyBy.js';
 import { validate } from '../../src/operators/validate.js';
 import { writeThenSettle } from '../../src/operators/writeThenSettle.js';
 import { definePipeline, runPipeline } from '../../src/pipelines/pipeline.js';
-import { MemoryQueue } from '../../src/sources/memoryQueue.js';
 import { messageTracing, producerContext, withWriteSpan } from '../../src/telemetry/tracing.js';
+import { MemoryQueue } from '../../src/testing/memoryQueue.js';
 
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });

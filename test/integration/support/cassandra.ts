@@ -1,6 +1,6 @@
 import cassandra from 'cassandra-driver';
 import { inject } from 'vitest';
-import { harnessClientOptions } from '../../../src/harness/cassandra.js';
+import { harnessClientOptions } from '../../../packages/cassandra-harness/src/cassandra.js';
 
 /** A driver client for the suite's Cassandra, optionally bound to a keyspace. */
 export function connect(keyspace?: string): cassandra.Client {

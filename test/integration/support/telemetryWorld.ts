@@ -1,5 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
-import { createTelemetrySchema, startEmulator } from '../../../src/index.js';
+import { createTelemetrySchema } from '../../../examples/index.js';
+import { startEmulator } from '../../../packages/servicebus-emulator/src/index.js';
 import { emulatorConfig } from '../../support/emulatorConfig.js';
 import { freshKeyspace } from './cassandra.js';
 

@@ -1,4 +1,0 @@
-// `npm run helm:install`: build (or find cached) the Helm binary the chart tests use.
-import { HELM, installMain } from './goTools.js';
-
-await installMain(HELM);

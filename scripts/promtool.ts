@@ -1,4 +1,0 @@
-// `npm run promtool:install`: build (or find cached) the promtool binary the alert-rule tests use.
-import { installMain, PROMTOOL } from './goTools.js';
-
-await installMain(PROMTOOL);
