@@ -89,7 +89,7 @@ export function batchOnDemand<T, R>(
       const running = new Map<string, Subscription | undefined>();
       let sourceDone = false;
 
-      const take = (key: string, queue: Queue): Batch<T> => {
+      const take = (queue: Queue): Batch<T> => {
         const items = queue.items;
         if (!queue.sorted) {
           items.sort((a, b) => {
@@ -135,7 +135,7 @@ export function batchOnDemand<T, R>(
             const key = ready[readyHead]!;
             readyHead += 1;
             const queue = waiting.get(key)!;
-            const batch = take(key, queue);
+            const batch = take(queue);
             if (queue.items.length === 0) waiting.delete(key);
             start(key, batch);
           }

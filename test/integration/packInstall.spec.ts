@@ -33,7 +33,7 @@ let keyspace: Awaited<ReturnType<typeof freshKeyspace>>;
 
 function readmeModule(): string {
   const readme = readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
-  const match = /<!-- pipelines\.ts:[^]*?-->\n```ts\n([^]*?)```/.exec(readme);
+  const match = /<!-- pipelines\.ts:[\s\S]*?-->\n```ts\n([\s\S]*?)```/.exec(readme);
   if (!match) throw new Error('README.md has no pipelines.ts block after its <!-- pipelines.ts: --> marker');
   return match[1]!;
 }
