@@ -18,6 +18,9 @@ import { defaultKeyOf, type EnvelopeSource, type KeyOf, toEnvelope } from './ser
 import { isFatalServiceBusError } from './serviceBusErrors.js';
 import { Sweep } from './sweep.js';
 
+// How long a pending session accept must go without an error to count as a working receive.
+const ACCEPT_ANSWERED_MS = 1_000;
+
 /** Where to receive from: a queue, or a topic's subscription. */
 export type ServiceBusEntity = { queue: string } | { topic: string; subscription: string };
 
@@ -356,8 +359,12 @@ async function sessionWorker(run: SourceRun): Promise<void> {
               options.entity.subscription,
               receiverOptions,
             );
+      // On an idle entity the accept waits up to a minute for a session: a wait that has not failed
+      // within a second is the broker answering "none yet", as an empty receive is. Readiness must
+      // not wait out that minute (a frozen broker is the service's peek probe's to find).
+      const waiting = setTimeout(() => options.onReceiving?.(), ACCEPT_ANSWERED_MS);
       // The SDK waits up to a minute for a session and ignores the abort signal: a stop must not.
-      receiver = await untilAborted(accepting, signal);
+      receiver = await untilAborted(accepting, signal).finally(() => clearTimeout(waiting));
       if (receiver === undefined) {
         accepting
           .then(

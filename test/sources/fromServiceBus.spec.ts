@@ -22,6 +22,7 @@ beforeAll(async () => {
       burst: {},
       renew: { LockDuration: 'PT2S' },
       sessions: { RequiresSession: true },
+      idleSessions: { RequiresSession: true },
       drain: { LockDuration: 'PT1M' },
       trace: {},
       idle: {},
@@ -158,6 +159,32 @@ describe('fromServiceBus', () => {
     expect(renewed).toBeGreaterThanOrEqual(2);
     expect(lost).toBe(0);
     expect(await countActive('renew')).toBe(0);
+  });
+
+  it('on an idle session queue, reports a working receive while the accept waits for a session', async () => {
+    // The accept waits up to a minute for a session; readiness must not wait with it.
+    const stop = new AbortController();
+    let receiving = 0;
+    const errors: unknown[] = [];
+    const subscription = fromServiceBus({
+      client,
+      entity: { queue: 'idleSessions' },
+      sessions: { maxConcurrentSessions: 1 },
+      signal: stop.signal,
+      onReceiving: () => {
+        receiving += 1;
+      },
+      onReceiveError: (error) => errors.push(error),
+    }).subscribe();
+    try {
+      const started = Date.now();
+      while (receiving === 0 && Date.now() - started < 15_000) await delay(100);
+      expect(receiving).toBeGreaterThan(0);
+      expect(errors).toEqual([]);
+    } finally {
+      stop.abort();
+      subscription.unsubscribe();
+    }
   });
 
   it('consumes sessions concurrently, each in FIFO order', async () => {
