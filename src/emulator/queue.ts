@@ -151,6 +151,12 @@ export class MessageQueue {
     let s: SessionState | undefined;
     if (requested !== undefined) {
       s = this.session(requested);
+      // A lock that lapsed since the last sweep is released here, as the sweep would: otherwise the
+      // new holder gets the session while its messages stay locked to the old one, never redelivered.
+      if (s.holder && s.lockedUntil <= now) {
+        this.loseSession(s);
+        s = this.session(requested);
+      }
       if (s.holder && s.lockedUntil > now) {
         throw new EmulatorOpError(
           'com.microsoft:session-cannot-be-locked',
@@ -185,6 +191,13 @@ export class MessageQueue {
     for (const m of this.messages.values())
       if (m.sessionId === id && m.state === 'locked') m.lockedUntil = s.lockedUntil;
     return s.lockedUntil;
+  }
+
+  /** The holder's session lock expired: its messages return and its link is detached. */
+  private loseSession(s: SessionState): void {
+    const holder = s.holder;
+    this.releaseSession(s);
+    holder?.sessionLost?.();
   }
 
   private releaseSession(s: SessionState): void {
@@ -400,9 +413,7 @@ export class MessageQueue {
     if (this.sessionful) {
       for (const s of [...this.sessions.values()]) {
         if (s.holder && s.lockedUntil <= now) {
-          const holder = s.holder;
-          this.releaseSession(s);
-          holder.sessionLost?.();
+          this.loseSession(s);
           changed = true;
         }
       }
