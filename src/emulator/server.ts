@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:net';
 import rhea, {
   type Connection,
@@ -10,7 +11,14 @@ import rhea, {
 } from 'rhea';
 import { answerSettlement } from './answers.js';
 import { covers, type SasKey, verifySasToken } from './auth.js';
-import { decodeTransfer, encodeForDelivery, lockTokenTag, reorderGuid, ticksBuffer } from './encoding.js';
+import {
+  decodeTransfer,
+  encodeForDelivery,
+  lockTokenTag,
+  reorderGuid,
+  ticksBuffer,
+  uuidBytes,
+} from './encoding.js';
 import { type Namespace, type Resolved, stripHost } from './entities.js';
 import { handleManagement, type ManagementReply } from './management.js';
 import type { Consumer, EmulatorOpError, MessageQueue, ReceiveMode, StoredMessage } from './queue.js';
@@ -128,9 +136,7 @@ class LinkConsumer implements Consumer {
       lockedUntil: this.mode === 'peekLock' ? m.lockedUntil : undefined,
       lockToken: token,
     });
-    const tag = token
-      ? lockTokenTag(token)
-      : reorderGuid(Buffer.from(rhea.string_to_uuid(rhea.generate_uuid())));
+    const tag = token ? lockTokenTag(token) : reorderGuid(uuidBytes(randomUUID()));
     const d = this.link.send(payload, tag, 0) as unknown as Delivery & { id: number };
     this.inFlight.push(d);
     if (token) locksByDelivery.set(d, { queue: this.queue, token });
