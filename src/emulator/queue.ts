@@ -80,6 +80,8 @@ export class MessageQueue {
   private rr = 0;
   private pumping = false;
   private nextExpiry = Number.POSITIVE_INFINITY;
+  /** No lock lapses before this (renewals only push locks later), so the sweep skips the scan until then. */
+  private nextLockExpiry = Number.POSITIVE_INFINITY;
   /** Dead-lettered messages go here (undefined for a dead-letter sub-queue itself). */
   deadLetter?: MessageQueue;
   /** Where dead-lettered messages go when ForwardDeadLetteredMessagesTo is set. */
@@ -273,6 +275,7 @@ export class MessageQueue {
     m.holder = holder;
     const s = m.sessionId !== undefined && this.sessionful ? this.sessions.get(m.sessionId) : undefined;
     m.lockedUntil = s?.holder ? s.lockedUntil : this.now() + this.settings.lockDurationMs;
+    if (m.lockedUntil < this.nextLockExpiry) this.nextLockExpiry = m.lockedUntil;
     this.locks.set(m.lockToken, m);
   }
 
@@ -403,8 +406,14 @@ export class MessageQueue {
     const now = this.now();
     let changed = false;
     const lapsed: StoredMessage[] = [];
-    for (const m of this.locks.values()) {
-      if ((m.lockedUntil ?? 0) <= now && !(this.sessionful && m.holder)) lapsed.push(m);
+    if (now >= this.nextLockExpiry) {
+      let next = Number.POSITIVE_INFINITY;
+      for (const m of this.locks.values()) {
+        const until = m.lockedUntil ?? 0;
+        if (until <= now && !(this.sessionful && m.holder)) lapsed.push(m);
+        else if (until > now && until < next) next = until;
+      }
+      this.nextLockExpiry = next;
     }
     for (const m of lapsed) {
       this.expireLock(m);
