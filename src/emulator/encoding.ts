@@ -202,3 +202,45 @@ export function encodeForDelivery(msg: Message, view: DeliveryView): Buffer {
 function mapSection(code: number, map: unknown): unknown {
   return types.described_nc(types.wrap_ulong(code), map as never);
 }
+
+/** A frame as rhea queues it for output (`frames.amqp_frame`). */
+export interface PendingFrame {
+  channel: number;
+  type: number;
+  performative?: unknown;
+  payload?: Buffer;
+}
+
+const AMQP_FRAME = 0x00;
+const SASL_FRAME = 0x01;
+let frameScratch: Buffer = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * The bytes of rhea's `frames.write_frame` for each frame, back to back in one buffer: what rhea
+ * writes with one `socket.write` per frame, each in a zero-filled buffer of at least 1 KiB.
+ */
+export function encodeFrames(frames: readonly PendingFrame[]): Buffer {
+  const w = new Writer(frameScratch) as WriterLike & {
+    skip(n: number): void;
+    write_uint(v: number, width: number): void;
+    write_bytes(b: Buffer): void;
+  };
+  for (const frame of frames) {
+    const start = w.position;
+    w.skip(4);
+    w.write_uint(2, 1);
+    w.write_uint(frame.type, 1);
+    if (frame.type === AMQP_FRAME) w.write_uint(frame.channel, 2);
+    else if (frame.type === SASL_FRAME) w.write_uint(0, 2);
+    else throw new Error(`Unknown frame type ${frame.type}`);
+    if (frame.performative) {
+      w.write(frame.performative);
+      if (frame.payload) w.write_bytes(frame.payload);
+    }
+    w.buffer.writeUInt32BE(w.position - start, start);
+  }
+  const out = Buffer.allocUnsafe(w.position);
+  w.buffer.copy(out, 0, 0, w.position);
+  if (w.buffer !== frameScratch && w.buffer.length <= SCRATCH_KEEP) frameScratch = w.buffer;
+  return out;
+}

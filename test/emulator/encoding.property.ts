@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import rhea, { type Message } from 'rhea';
 import { describe, expect, it } from 'vitest';
@@ -5,8 +6,10 @@ import {
   ANN,
   type DeliveryView,
   encodeForDelivery,
+  encodeFrames,
   LOCK_TOKEN_ANNOTATION,
   lockTokenTag,
+  type PendingFrame,
   reorderGuid,
   uuidBytes,
 } from '../../src/emulator/encoding.js';
@@ -131,6 +134,78 @@ describe('lock token bytes', () => {
         expect(lockTokenTag(s).equals(Buffer.from(order.map((i) => rfc[i]!)))).toBe(true);
         expect(reorderGuid(reorderGuid(rfc)).equals(rfc)).toBe(true);
       }),
+    );
+  });
+});
+
+const rheaFrames = createRequire(import.meta.url)('rhea/lib/frames.js') as {
+  write_frame(frame: PendingFrame): Buffer;
+  amqp_frame(channel: number, performative: unknown, payload?: Buffer): PendingFrame;
+  transfer(fields: Record<string, unknown>): unknown;
+  disposition(fields: Record<string, unknown>): unknown;
+  flow(fields: Record<string, unknown>): unknown;
+};
+
+const accepted = (rhea.message as unknown as { accepted(): { described(): unknown } }).accepted().described();
+
+describe('encodeFrames', () => {
+  const frame = fc.oneof(
+    fc
+      .record({
+        channel: fc.integer({ min: 0, max: 65535 }),
+        handle: fc.nat(),
+        id: fc.nat(),
+        payload: fc.oneof(
+          fc.uint8Array({ maxLength: 4000 }),
+          fc.integer({ min: 60_000, max: 140_000 }).map((n) => new Uint8Array(n).fill(3)),
+        ),
+        settled: fc.boolean(),
+      })
+      .map((f) =>
+        rheaFrames.amqp_frame(
+          f.channel,
+          rheaFrames.transfer({
+            handle: f.handle,
+            delivery_id: f.id,
+            delivery_tag: Buffer.from([1, 2, 3]),
+            message_format: 0,
+            settled: f.settled,
+            more: false,
+          }),
+          Buffer.from(f.payload),
+        ),
+      ),
+    fc.record({ channel: fc.integer({ min: 0, max: 3 }), first: fc.nat(), n: fc.nat(50) }).map((f) =>
+      rheaFrames.amqp_frame(
+        f.channel,
+        rheaFrames.disposition({
+          role: false,
+          first: f.first,
+          last: f.first + f.n,
+          settled: true,
+          state: accepted,
+        }),
+      ),
+    ),
+    fc
+      .record({ credit: fc.nat(5000), count: fc.nat() })
+      .map((f) =>
+        rheaFrames.amqp_frame(
+          0,
+          rheaFrames.flow({ handle: 0, link_credit: f.credit, delivery_count: f.count, drain: false }),
+        ),
+      ),
+    // An empty frame: rhea's heartbeat.
+    fc.constant(rheaFrames.amqp_frame(0, undefined)),
+  );
+
+  it("writes each frame as rhea's write_frame does, back to back", () => {
+    fc.assert(
+      fc.property(fc.array(frame, { maxLength: 20 }), (frames) => {
+        const expected = Buffer.concat(frames.map((f) => rheaFrames.write_frame(f)));
+        expect(encodeFrames(frames).equals(expected)).toBe(true);
+      }),
+      { numRuns: 300 },
     );
   });
 });
