@@ -719,9 +719,8 @@ export class EmulatorServer {
     // Looked up by delivery, not by consumer: a link whose session lock was lost still gets lock-lost answers.
     const lock = locksByDelivery.get(delivery);
     const state = (delivery as unknown as { remote_state?: Any }).remote_state ?? {};
-    const answer = (outcome: unknown) => answerSettlement(delivery, outcome);
     if (!lock) {
-      answer(outcomes.accepted().described());
+      answerSettlement(delivery, outcomes.accepted().described());
       return;
     }
     const { queue, token } = lock;
@@ -741,10 +740,11 @@ export class EmulatorServer {
         delete info.DeadLetterErrorDescription;
         queue.settle(token, { kind: 'deadLetter', reason, description, properties: info });
       }
-      answer(settledOutcome(kind, state));
+      answerSettlement(delivery, settledOutcome(kind, state));
     } catch (err) {
       const e = err as EmulatorOpError;
-      answer(
+      answerSettlement(
+        delivery,
         outcomes
           .rejected({ error: { condition: e.condition ?? 'amqp:internal-error', description: e.message } })
           .described(),
@@ -825,7 +825,8 @@ function batchOutput(connection: Connection): void {
   };
   const write = transport.write;
   transport.write = (socket) => {
-    if (!transport.header_sent || transport.pending.length < 2) return write.call(transport, socket);
+    if (!transport.header_sent) return write.call(transport, socket);
+    if (transport.pending.length === 0) return;
     const bytes = encodeFrames(transport.pending);
     transport.pending = [];
     socket.write(bytes);
