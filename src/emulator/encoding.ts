@@ -193,7 +193,9 @@ export function encodeForDelivery(msg: Message, view: DeliveryView): Buffer {
   }
   if (msg.footer) w.write(mapSection(FOOTER, types.wrap_map(msg.footer as Record<string, unknown>)));
 
-  const out = Buffer.allocUnsafe(w.position);
+  // Not from the shared pool: rhea keeps a delivery's bytes until it is settled, and a pooled slice
+  // would keep its whole 8 KiB slab alive for as long.
+  const out = Buffer.allocUnsafeSlow(w.position);
   w.buffer.copy(out, 0, 0, w.position);
   if (w.buffer !== scratch && w.buffer.length <= SCRATCH_KEEP) scratch = w.buffer;
   return out;
