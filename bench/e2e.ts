@@ -21,7 +21,8 @@ const USAGE = `npm run bench -- e2e [options]
   --rate R         msg/s (default: half of Sluice's peak, measured first with --messages)
   --duration S     seconds of the latency producer (default 30)
   --backlog        Sluice with defaults over a backlog, RSS sampled every second
-  --profile        node --cpu-prof on the Sluice children (profiles in the run's folder)`;
+  --profile        node --cpu-prof on the Sluice children (profiles in the run's folder)
+  --profile-emulator  node --cpu-prof on the emulator process too (emulator-profile/ in the run's folder, written when it stops)`;
 
 function tunedDefault() {
   return { concurrency: 256, maxInFlight: 4000, batch: { maxCount: 50, maxWaitMs: 5 } };
@@ -49,6 +50,7 @@ interface Options {
   durationS: number;
   backlog: boolean;
   profile: boolean;
+  profileEmulator: boolean;
 }
 
 interface Measured {
@@ -57,6 +59,8 @@ interface Measured {
   cpuPer10k: number;
   peakRssMiB: number;
   emulatorCpuPer10k?: number;
+  /** The emulator's user and system CPU s per 10k messages (their sum is `emulatorCpuPer10k`). */
+  emulatorSplitPer10k?: { user: number; system: number };
   latenciesMs: number[];
   rss: { handled: number; rssMiB: number }[];
   /** 1-minute load average when the consumer finished: other agents share the machine. */
@@ -105,6 +109,7 @@ function options(): Options {
       duration: { type: 'string' },
       backlog: { type: 'boolean' },
       profile: { type: 'boolean' },
+      'profile-emulator': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -123,16 +128,23 @@ function options(): Options {
     durationS: Number(values.duration ?? 30),
     backlog: values.backlog ?? false,
     profile: values.profile ?? false,
+    profileEmulator: values['profile-emulator'] ?? false,
   };
 }
 
 // ---- /proc ----------------------------------------------------------------------------------
 
-/** utime + stime of a process, in seconds (`/proc/<pid>/stat` fields 14 and 15, clock ticks of 1/100 s). */
-function cpuSeconds(pid: number): number {
+/** utime and stime of a process, in seconds (`/proc/<pid>/stat` fields 14 and 15, clock ticks of 1/100 s). */
+function cpuSplit(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
+}
+
+/** utime + stime of a process, in seconds. */
+function cpuSeconds(pid: number): number {
+  const { user, system } = cpuSplit(pid);
+  return user + system;
 }
 
 /** A `Vm*` line of `/proc/<pid>/status` in MiB (VmHWM: peak RSS; VmRSS: now). */
@@ -148,7 +160,7 @@ function machine(): string {
 
 // ---- the emulator ---------------------------------------------------------------------------
 
-async function startEmulator(dir: string, queues: string[]) {
+async function startEmulator(dir: string, queues: string[], profile: boolean) {
   const config = path.join(dir, 'emulator.json');
   writeFileSync(
     config,
@@ -160,9 +172,17 @@ async function startEmulator(dir: string, queues: string[]) {
       },
     }),
   );
+  const cpuProf = profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, 'emulator-profile')}`] : [];
   const child = spawn(
     process.execPath,
-    ['packages/servicebus-emulator/bin/servicebus-emulator.js', '--config', config, '--port', '0'],
+    [
+      ...cpuProf,
+      'packages/servicebus-emulator/bin/servicebus-emulator.js',
+      '--config',
+      config,
+      '--port',
+      '0',
+    ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const connectionString = await new Promise<string>((resolve, reject) => {
@@ -279,7 +299,7 @@ async function measure(
   const rss: Measured['rss'] = [];
   let handled = 0;
   let lastChange = Date.now();
-  let first: { at: number; cpu: number; emulatorCpu: number } | undefined;
+  let first: { at: number; cpu: number; emulator: { user: number; system: number } } | undefined;
   let producing: Promise<void> | undefined;
   const sampler = setInterval(() => {
     if (first !== undefined) rss.push({ handled, rssMiB: statusMiB(pid, 'VmRSS') });
@@ -297,7 +317,7 @@ async function measure(
           if (report.handled !== handled) lastChange = Date.now();
           handled = report.handled;
         } else if (report.type === 'first') {
-          first = { at: performance.now(), cpu: cpuSeconds(pid), emulatorCpu: cpuSeconds(run.emulatorPid) };
+          first = { at: performance.now(), cpu: cpuSeconds(pid), emulator: cpuSplit(run.emulatorPid) };
         } else {
           handled = messages;
           clearInterval(stall);
@@ -319,13 +339,21 @@ async function measure(
     }
     const seconds = (performance.now() - first.at) / 1000;
     const per10k = 10_000 / messages;
+    const emulatorNow = cpuSplit(run.emulatorPid);
+    const emulatorSplit = {
+      user: (emulatorNow.user - first.emulator.user) * per10k,
+      system: (emulatorNow.system - first.emulator.system) * per10k,
+    };
     const figures = {
       msgPerSec: messages / seconds,
       cpuPer10k: (cpuSeconds(pid) - first.cpu) * per10k,
       peakRssMiB: statusMiB(pid, 'VmHWM'),
       ...(consumer.kind === 'raw-driver'
         ? {}
-        : { emulatorCpuPer10k: (cpuSeconds(run.emulatorPid) - first.emulatorCpu) * per10k }),
+        : {
+            emulatorCpuPer10k: emulatorSplit.user + emulatorSplit.system,
+            emulatorSplitPer10k: emulatorSplit,
+          }),
       latenciesMs: done.latenciesMs,
       rss,
       load: os.loadavg()[0]!,
@@ -413,6 +441,17 @@ function throughputTable(results: Measured[]): string {
       `| ${r.consumer.what} | ${ok ? fmt(r.msgPerSec) : 'INVALID'} | ${ok && ceiling ? fmt(r.msgPerSec / ceiling, 2) : 'n/a'} | ${ok && naive ? fmt(r.msgPerSec / naive, 2) : 'n/a'} | ${fmt(r.cpuPer10k, 2)} | ${fmt(r.peakRssMiB)} | ${fmt(r.emulatorCpuPer10k, 2)} | ${fmt(r.load, 1)} | ${ok ? 'ok' : `INVALID: ${r.problems.join('; ')}`} |`,
     );
   }
+  const served = results.filter((r) => r.problems.length === 0 && r.emulatorSplitPer10k !== undefined);
+  if (served.length > 0) {
+    const base = served.find((r) => r.consumer.name === 'raw-sdk')?.emulatorCpuPer10k;
+    const each = served.map((r) => {
+      const { user, system } = r.emulatorSplitPer10k!;
+      const ratio =
+        base && r.consumer.name !== 'raw-sdk' ? `, ${fmt(r.emulatorCpuPer10k! / base, 2)}× raw SDK` : '';
+      return `${r.consumer.name} ${fmt(user, 2)} + ${fmt(system, 2)}${ratio}`;
+    });
+    lines.push('', `Emulator CPU s / 10k msgs serving each consumer, user + system: ${each.join('; ')}`);
+  }
   return lines.join('\n');
 }
 
@@ -471,7 +510,7 @@ export async function runE2eBench(): Promise<string> {
   const selected =
     opts.only === undefined ? throughput : throughput.filter((c) => opts.only!.includes(c.name));
   const queues = Array.from({ length: 12 }, (_, i) => `e2e-${i}`);
-  const emulator = await startEmulator(dir, queues);
+  const emulator = await startEmulator(dir, queues, opts.profileEmulator);
   const sb = new ServiceBusClient(emulator.connectionString);
   const setup = { sb, connectionString: emulator.connectionString, emulatorPid: emulator.pid, dir };
   const runId = Date.now().toString(36);
@@ -502,7 +541,10 @@ export async function runE2eBench(): Promise<string> {
       out.push('', latencyTable(latency, rate, opts.durationS));
     }
     if (opts.backlog) out.push('', backlogReport(await next(pick(['sluice'])[0]!), opts.messages));
-    out.push('', `Machine: ${machine()}. Logs${opts.profile ? ' and CPU profiles' : ''}: ${dir}`);
+    out.push(
+      '',
+      `Machine: ${machine()}. Logs${opts.profile || opts.profileEmulator ? ' and CPU profiles' : ''}: ${dir}`,
+    );
   } finally {
     await sb.close();
     await emulator.stop();

@@ -80,6 +80,8 @@ export class MessageQueue {
   private rr = 0;
   private pumping = false;
   private nextExpiry = Number.POSITIVE_INFINITY;
+  /** No lock lapses before this (renewals only push locks later), so the sweep skips the scan until then. */
+  private nextLockExpiry = Number.POSITIVE_INFINITY;
   /** Dead-lettered messages go here (undefined for a dead-letter sub-queue itself). */
   deadLetter?: MessageQueue;
   /** Where dead-lettered messages go when ForwardDeadLetteredMessagesTo is set. */
@@ -151,6 +153,12 @@ export class MessageQueue {
     let s: SessionState | undefined;
     if (requested !== undefined) {
       s = this.session(requested);
+      // A lock that lapsed since the last sweep is released here, as the sweep would: otherwise the
+      // new holder gets the session while its messages stay locked to the old one, never redelivered.
+      if (s.holder && s.lockedUntil <= now) {
+        this.loseSession(s);
+        s = this.session(requested);
+      }
       if (s.holder && s.lockedUntil > now) {
         throw new EmulatorOpError(
           'com.microsoft:session-cannot-be-locked',
@@ -185,6 +193,13 @@ export class MessageQueue {
     for (const m of this.messages.values())
       if (m.sessionId === id && m.state === 'locked') m.lockedUntil = s.lockedUntil;
     return s.lockedUntil;
+  }
+
+  /** The holder's session lock expired: its messages return and its link is detached. */
+  private loseSession(s: SessionState): void {
+    const holder = s.holder;
+    this.releaseSession(s);
+    holder?.sessionLost?.();
   }
 
   private releaseSession(s: SessionState): void {
@@ -260,6 +275,7 @@ export class MessageQueue {
     m.holder = holder;
     const s = m.sessionId !== undefined && this.sessionful ? this.sessions.get(m.sessionId) : undefined;
     m.lockedUntil = s?.holder ? s.lockedUntil : this.now() + this.settings.lockDurationMs;
+    if (m.lockedUntil < this.nextLockExpiry) this.nextLockExpiry = m.lockedUntil;
     this.locks.set(m.lockToken, m);
   }
 
@@ -390,8 +406,14 @@ export class MessageQueue {
     const now = this.now();
     let changed = false;
     const lapsed: StoredMessage[] = [];
-    for (const m of this.locks.values()) {
-      if ((m.lockedUntil ?? 0) <= now && !(this.sessionful && m.holder)) lapsed.push(m);
+    if (now >= this.nextLockExpiry) {
+      let next = Number.POSITIVE_INFINITY;
+      for (const m of this.locks.values()) {
+        const until = m.lockedUntil ?? 0;
+        if (until <= now && !(this.sessionful && m.holder)) lapsed.push(m);
+        else if (until > now && until < next) next = until;
+      }
+      this.nextLockExpiry = next;
     }
     for (const m of lapsed) {
       this.expireLock(m);
@@ -400,9 +422,7 @@ export class MessageQueue {
     if (this.sessionful) {
       for (const s of [...this.sessions.values()]) {
         if (s.holder && s.lockedUntil <= now) {
-          const holder = s.holder;
-          this.releaseSession(s);
-          holder.sessionLost?.();
+          this.loseSession(s);
           changed = true;
         }
       }

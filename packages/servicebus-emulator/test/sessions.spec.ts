@@ -1,6 +1,7 @@
 import { isServiceBusError, ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { config, type Harness, harness } from './helpers.js';
+import { startEmulator } from '../src/index.js';
+import { config, fastRetry, type Harness, harness } from './helpers.js';
 
 describe('emulator sessions with the real SDK', () => {
   let h: Harness;
@@ -69,6 +70,32 @@ describe('emulator sessions with the real SDK', () => {
     expect(redelivered?.deliveryCount).toBe(1);
     await second!.completeMessage(redelivered!);
     await Promise.all([first.close().catch(() => undefined), second!.close()]);
+  });
+
+  it('redelivers the messages of a session whose lock lapsed before the sweep saw it', async () => {
+    // No sweep during the test: only the accept itself can notice that the first lock lapsed.
+    const emulator = await startEmulator({
+      config: config({ lapsed: { RequiresSession: true, LockDuration: 'PT1S' } }),
+      port: 0,
+      sweepIntervalMs: 3_600_000,
+    });
+    const client = new ServiceBusClient(emulator.connectionString, fastRetry);
+    try {
+      await client.createSender('lapsed').sendMessages({ body: 'again', sessionId: 'y' });
+      const first = await client.acceptSession('lapsed', 'y', { maxAutoLockRenewalDurationInMs: 0 });
+      const [m] = await first.receiveMessages(1, { maxWaitTimeInMs: 1_000 });
+      expect(m?.body).toBe('again');
+      await new Promise((r) => setTimeout(r, 1_200));
+      const second = await client.acceptSession('lapsed', 'y');
+      const [redelivered] = await second.receiveMessages(1, { maxWaitTimeInMs: 3_000 });
+      expect(redelivered?.body).toBe('again');
+      expect(redelivered?.deliveryCount).toBe(1);
+      await second.completeMessage(redelivered!);
+      await Promise.all([first.close().catch(() => undefined), second.close()]);
+    } finally {
+      await client.close();
+      await emulator.close();
+    }
   });
 
   it('times out acceptNextSession with the service error when no session has messages', async () => {
