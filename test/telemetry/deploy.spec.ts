@@ -5,6 +5,7 @@ import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startEmulator } from '../../packages/servicebus-emulator/src/index.js';
+import { GradientLimit } from '../../src/concurrencyLimit.js';
 import { batchWindow } from '../../src/operators/batchWindow.js';
 import { decode } from '../../src/operators/decode.js';
 import { validate } from '../../src/operators/validate.js';
@@ -63,6 +64,8 @@ describe('a real scrape after a run, with the dead-letter monitor', () => {
     expect(monitor.snapshot('orders')?.depth).toBe(0);
 
     const metrics = pipelineMetrics('orders', meter);
+    const limiter = new GradientLimit({ max: 64 });
+    metrics.observeWriteLimit(() => limiter.limit);
     const running = runPipeline(
       definePipeline({
         name: 'orders',
@@ -73,7 +76,7 @@ describe('a real scrape after a run, with the dead-letter monitor', () => {
             decode(),
             validate(z.object({ n: z.number() })),
             batchWindow({ maxCount: 10, maxWaitMs: 5 }),
-            writeThenSettle({ write: async () => undefined }),
+            writeThenSettle({ write: async () => undefined, concurrency: limiter }),
           ),
       }),
       { listener: metrics, onResult: (r) => metrics.onBatch(r), drainTimeoutMs: 2_000 },
