@@ -1,8 +1,7 @@
-import { from, Observable, type ObservableInput, type OperatorFunction, type Subscription } from 'rxjs';
+import { filter, type ObservableInput, type OperatorFunction } from 'rxjs';
 import type { Batch } from '../batch.js';
 import type { Envelope } from '../envelope.js';
-import { UserFunctionError } from '../errors.js';
-import { compareSequence, sequenceOf } from './sequence.js';
+import { type KeyQueue, keyedSlots, sortQueue } from './keyedSlots.js';
 
 export interface BatchOnDemandOptions {
   /** Most envelopes in one batch. Default 100. */
@@ -75,148 +74,42 @@ export function batchOnDemand<T, R>(
           return n >= 1 ? n : 1;
         };
 
+  const take = (queue: KeyQueue<Envelope<T> | Batch<T>>): Batch<T> => {
+    const items = sortQueue(queue);
+    const first = items[0]!;
+    if (isBatch(first)) {
+      items.shift();
+      return first;
+    }
+    let n = 0;
+    let bytes = 0;
+    const partition = first.key;
+    while (n < items.length && n < maxCount) {
+      const item = items[n]!;
+      if (isBatch(item) || item.key !== partition) break;
+      if (n > 0 && bytes + item.size > maxBytes) break;
+      bytes += item.size;
+      n += 1;
+    }
+    // The queue is in sequence order, so the batch is too.
+    const envelopes = (n === items.length ? items.splice(0) : items.splice(0, n)) as Envelope<T>[];
+    return { key: partition, envelopes, bytes };
+  };
+
+  const slots = keyedSlots<Envelope<T> | Batch<T>, Batch<T>, R>({
+    name: 'batchOnDemand',
+    // A batch made upstream waits with the order key of its envelopes.
+    keyOf: (item) =>
+      isBatch(item) ? (item.envelopes[0] === undefined ? item.key : keyOf(item.envelopes[0])) : keyOf(item),
+    limit,
+    take,
+    project,
+  });
   return (source) =>
-    new Observable<R>((subscriber) => {
-      interface Queue {
-        items: (Envelope<T> | Batch<T>)[];
-        sorted: boolean;
-      }
-      // What waits per key: envelopes, and batches made upstream.
-      const waiting = new Map<string, Queue>();
-      // Keys with something waiting and no batch running, in the order they became ready.
-      const ready: string[] = [];
-      let readyHead = 0;
-      const running = new Map<string, Subscription | undefined>();
-      let sourceDone = false;
-
-      const take = (queue: Queue): Batch<T> => {
-        const items = queue.items;
-        if (!queue.sorted) {
-          items.sort((a, b) => {
-            const x = sequenceOf(a);
-            const y = sequenceOf(b);
-            return x < y ? -1 : x > y ? 1 : 0;
-          });
-          queue.sorted = true;
-        }
-        const first = items[0]!;
-        if (isBatch(first)) {
-          items.shift();
-          return first;
-        }
-        let n = 0;
-        let bytes = 0;
-        const partition = first.key;
-        while (n < items.length && n < maxCount) {
-          const item = items[n]!;
-          if (isBatch(item) || item.key !== partition) break;
-          if (n > 0 && bytes + item.size > maxBytes) break;
-          bytes += item.size;
-          n += 1;
-        }
-        const envelopes = (n === items.length ? items.splice(0) : items.splice(0, n)) as Envelope<T>[];
-        if (!envelopes.every((e, i) => i === 0 || compareSequence(envelopes[i - 1]!, e) <= 0))
-          envelopes.sort(compareSequence);
-        return { key: partition, envelopes, bytes };
-      };
-
-      // Synchronous inners complete inside `start` and call `pump` again: loop instead of recursing.
-      let pumping = false;
-      let again = false;
-      const pump = () => {
-        if (pumping) {
-          again = true;
-          return;
-        }
-        pumping = true;
-        do {
-          again = false;
-          while (readyHead < ready.length && running.size < limit() && !subscriber.closed) {
-            const key = ready[readyHead]!;
-            readyHead += 1;
-            const queue = waiting.get(key)!;
-            const batch = take(queue);
-            if (queue.items.length === 0) waiting.delete(key);
-            start(key, batch);
-          }
-          if (readyHead > 1024 && readyHead * 2 > ready.length) {
-            ready.splice(0, readyHead);
-            readyHead = 0;
-          }
-        } while (again);
-        pumping = false;
-        if (sourceDone && running.size === 0 && waiting.size === 0 && !subscriber.closed)
-          subscriber.complete();
-      };
-
-      const start = (key: string, batch: Batch<T>) => {
-        let inner: ObservableInput<R>;
-        try {
-          inner = project(batch);
-        } catch (error) {
-          subscriber.error(error);
-          return;
-        }
-        // Marked running before subscribing: a synchronous inner's completion clears it again.
-        running.set(key, undefined);
-        let finished = false;
-        const subscription = from(inner).subscribe({
-          next: (value) => subscriber.next(value),
-          error: (error) => subscriber.error(error),
-          complete: () => {
-            finished = true;
-            running.delete(key);
-            if (waiting.has(key)) ready.push(key);
-            pump();
-          },
-        });
-        if (!finished) running.set(key, subscription);
-      };
-
-      const subscription = source.subscribe({
-        next(item) {
-          let key: string;
-          try {
-            key = isBatch(item)
-              ? item.envelopes[0] === undefined
-                ? item.key
-                : keyOf(item.envelopes[0])
-              : keyOf(item);
-          } catch (error) {
-            // No message can take the blame for a key function that fails: the pipeline stops.
-            subscriber.error(new UserFunctionError('batchOnDemand keyOf', error));
-            return;
-          }
-          if (isBatch(item) && item.envelopes.length === 0) return;
-          const queue = waiting.get(key);
-          if (queue !== undefined) {
-            const last = queue.items[queue.items.length - 1];
-            if (last !== undefined && sequenceOf(item) < sequenceOf(last)) queue.sorted = false;
-            queue.items.push(item);
-            return;
-          }
-          waiting.set(key, { items: [item], sorted: true });
-          if (!running.has(key)) {
-            ready.push(key);
-            pump();
-          }
-        },
-        error: (error) => subscriber.error(error),
-        complete: () => {
-          sourceDone = true;
-          pump();
-        },
-      });
-
-      return () => {
-        subscription.unsubscribe();
-        for (const inner of running.values()) inner?.unsubscribe();
-        running.clear();
-        waiting.clear();
-        ready.length = 0;
-        readyHead = 0;
-      };
-    });
+    source.pipe(
+      filter((item) => !isBatch(item) || item.envelopes.length > 0),
+      slots,
+    );
 }
 
 function isBatch<T>(item: Envelope<T> | Batch<T>): item is Batch<T> {

@@ -1,6 +1,5 @@
-import { from, Observable, type ObservableInput, type OperatorFunction, type Subscription } from 'rxjs';
-import { UserFunctionError } from '../errors.js';
-import { sequenceOf } from './sequence.js';
+import type { ObservableInput, OperatorFunction } from 'rxjs';
+import { keyedSlots, sortQueue } from './keyedSlots.js';
 
 export interface OrderByKeyOptions<T> {
   /** Most keys worked on at once. Default 16. */
@@ -41,103 +40,12 @@ export function orderByKey<T, R>(
   if (!(concurrency >= 1))
     throw new RangeError(`orderByKey: concurrency must be at least 1, got ${concurrency}`);
 
-  return (source) =>
-    new Observable<R>((subscriber) => {
-      // Items of keys that are busy or waiting for a slot, lowest sequence first when taken.
-      const waiting = new Map<string, T[]>();
-      // Keys with waiting items and no work running, in the order they became ready.
-      const ready: string[] = [];
-      const running = new Map<string, Subscription>();
-      let sourceDone = false;
-
-      const take = (queue: T[]): T => {
-        let best = 0;
-        for (let i = 1; i < queue.length; i++) {
-          if (sequenceOf(queue[i]) < sequenceOf(queue[best])) best = i;
-        }
-        return queue.splice(best, 1)[0]!;
-      };
-
-      // Synchronous inners complete inside `start` and call `pump` again: loop instead of recursing.
-      let pumping = false;
-      let again = false;
-      const pump = () => {
-        if (pumping) {
-          again = true;
-          return;
-        }
-        pumping = true;
-        do {
-          again = false;
-          while (running.size < concurrency && ready.length > 0 && !subscriber.closed) {
-            const key = ready.shift()!;
-            const queue = waiting.get(key)!;
-            const item = take(queue);
-            if (queue.length === 0) waiting.delete(key);
-            start(key, item);
-          }
-        } while (again);
-        pumping = false;
-        if (sourceDone && running.size === 0 && waiting.size === 0) subscriber.complete();
-      };
-
-      const start = (key: string, item: T) => {
-        let inner: ObservableInput<R>;
-        try {
-          inner = project(item);
-        } catch (error) {
-          subscriber.error(error);
-          return;
-        }
-        let finished = false;
-        const subscription = from(inner).subscribe({
-          next: (value) => subscriber.next(value),
-          error: (error) => subscriber.error(error),
-          complete: () => {
-            finished = true;
-            running.delete(key);
-            if (waiting.has(key)) ready.push(key);
-            pump();
-          },
-        });
-        // A synchronous inner completes before `subscribe` returns: do not mark it running then.
-        if (!finished) running.set(key, subscription);
-      };
-
-      const subscription = source.subscribe({
-        next(item) {
-          let key: string;
-          try {
-            key = keyOf(item);
-          } catch (error) {
-            // No message can take the blame for a key function that fails: the pipeline stops.
-            subscriber.error(new UserFunctionError('orderByKey keyOf', error));
-            return;
-          }
-          const queue = waiting.get(key);
-          if (queue !== undefined) {
-            queue.push(item);
-            return;
-          }
-          waiting.set(key, [item]);
-          if (!running.has(key)) {
-            ready.push(key);
-            pump();
-          }
-        },
-        error: (error) => subscriber.error(error),
-        complete: () => {
-          sourceDone = true;
-          pump();
-        },
-      });
-
-      return () => {
-        subscription.unsubscribe();
-        for (const inner of running.values()) inner.unsubscribe();
-        running.clear();
-        waiting.clear();
-        ready.length = 0;
-      };
-    });
+  return keyedSlots<T, T, R>({
+    name: 'orderByKey',
+    keyOf,
+    limit: () => concurrency,
+    // Lowest sequence number first: a redelivered older item goes back in its place.
+    take: (queue) => sortQueue(queue).shift()!,
+    project,
+  });
 }

@@ -14,3 +14,10 @@ export function sequenceOf(item: unknown): bigint {
   }
   return 0n;
 }
+
+/** Orders waiting items (envelopes or batches) by {@link sequenceOf}. */
+export function bySequence(a: unknown, b: unknown): number {
+  const x = sequenceOf(a);
+  const y = sequenceOf(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}

@@ -7,6 +7,7 @@ import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { emulatorConfig } from '../support/emulatorConfig.js';
 import { projectRoot } from '../support/projectRoot.js';
+import { spawnSluice } from '../support/sluiceProcess.js';
 import { until } from '../support/wait.js';
 import { freshKeyspace } from './support/cassandra.js';
 
@@ -243,19 +244,10 @@ describe('npm pack, install the tarballs, run the README pipeline', () => {
     );
     await sender.close();
 
-    let output = '';
-    const child = spawn(path.join(app, 'node_modules/.bin/sluice'), ['run', 'pipelines.ts'], {
+    const { child, exited, output } = spawnSluice(['run', 'pipelines.ts'], serviceEnv(), {
+      bin: path.join(app, 'node_modules/.bin/sluice'),
       cwd: app,
-      env: serviceEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout!.on('data', (d) => {
-      output += d;
-    });
-    child.stderr!.on('data', (d) => {
-      output += d;
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {
       await until(
         async () => {
@@ -267,10 +259,10 @@ describe('npm pack, install the tarballs, run the README pipeline', () => {
       );
     } catch (error) {
       child.kill('SIGKILL');
-      throw new Error(`${(error as Error).message}\n${output}`);
+      throw new Error(`${(error as Error).message}\n${output()}`);
     }
     child.kill('SIGTERM');
-    expect(await exited, output).toBe(0);
+    expect(await exited, output()).toBe(0);
     const row = await keyspace.client.execute('SELECT value FROM readings WHERE device_id = ? AND at = ?', [
       'device-7',
       new Date(readings[7]!.at),

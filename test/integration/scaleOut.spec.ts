@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { receiveAll } from '../support/receiveAll.js';
+import { spawnSluice } from '../support/sluiceProcess.js';
 import { until } from '../support/wait.js';
 import { telemetryWorld } from './support/telemetryWorld.js';
 
@@ -42,43 +43,28 @@ afterAll(() => {
 
 function startReplica(name: string, queue: string, env: Record<string, string> = {}): Replica {
   const cassandra = inject('cassandra');
-  let output = '';
-  const child = spawn(
-    process.execPath,
-    [path.resolve('bin/sluice.js'), 'run', 'test/fixtures/modules/scaleOut.ts'],
-    {
-      env: {
-        ...process.env,
-        SERVICEBUS_CONNECTION_STRING: w.emulator.connectionString,
-        CASSANDRA_CONTACT_POINTS: cassandra.contactPoints.join(','),
-        CASSANDRA_PORT: String(cassandra.port),
-        CASSANDRA_LOCAL_DC: cassandra.localDataCenter,
-        CASSANDRA_CONSISTENCY: 'ONE',
-        SLUICE_HTTP_PORT: '0',
-        SLUICE_DRAIN_TIMEOUT_MS: '5000',
-        SLUICE_MAX_IN_FLIGHT: process.env.SCALE_MAX_IN_FLIGHT ?? '500',
-        SCALE_KEYSPACE: KS,
-        SCALE_QUEUE: queue,
-        LOG_LEVEL: 'info',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  child.stdout!.on('data', (d) => {
-    output += d;
+  const { child, exited, output } = spawnSluice(['run', 'test/fixtures/modules/scaleOut.ts'], {
+    ...process.env,
+    SERVICEBUS_CONNECTION_STRING: w.emulator.connectionString,
+    CASSANDRA_CONTACT_POINTS: cassandra.contactPoints.join(','),
+    CASSANDRA_PORT: String(cassandra.port),
+    CASSANDRA_LOCAL_DC: cassandra.localDataCenter,
+    CASSANDRA_CONSISTENCY: 'ONE',
+    SLUICE_HTTP_PORT: '0',
+    SLUICE_DRAIN_TIMEOUT_MS: '5000',
+    SLUICE_MAX_IN_FLIGHT: process.env.SCALE_MAX_IN_FLIGHT ?? '500',
+    SCALE_KEYSPACE: KS,
+    SCALE_QUEUE: queue,
+    LOG_LEVEL: 'info',
+    ...env,
   });
-  child.stderr!.on('data', (d) => {
-    output += d;
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const replica: Replica = {
     name,
     child,
     exited,
-    output: () => output,
+    output,
     port: () => {
-      const m = /"port":(\d+)[^}]*health and metrics listening/.exec(output);
+      const m = /"port":(\d+)[^}]*health and metrics listening/.exec(output());
       return m === null ? undefined : Number(m[1]);
     },
     completed: 0,
@@ -91,12 +77,9 @@ function startReplica(name: string, queue: string, env: Record<string, string> =
 
 async function startReplicas(queue: string, env: Record<string, string> = {}): Promise<Replica[]> {
   const started = ['a', 'b', 'c'].map((n) => startReplica(`${queue}-${n}`, queue, env));
-  // Every replica receiving before the first message is sent: each gets its chance at the work.
-  // With sessions, a replica is not ready until its first session accept answers, which on an idle
-  // queue is the accept's timeout (a minute): there, its pipeline having started is enough.
-  const sessions = env.SLUICE_SESSIONS !== undefined;
-  const up = async (r: Replica) => (sessions ? /pipeline started/.test(r.output()) : ready(r));
-  await until(async () => (await Promise.all(started.map(up))).every(Boolean), 60_000, 200).catch(
+  // Every replica ready (receiving) before the first message is sent: each gets its chance at the
+  // work. With sessions too: an accept waiting on an idle queue counts as a working receive.
+  await until(async () => (await Promise.all(started.map(ready))).every(Boolean), 60_000, 200).catch(
     (error: Error) => {
       throw new Error(`${error.message}\n${started.map((r) => r.output()).join('\n')}`);
     },

@@ -1,27 +1,19 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GradientLimit } from '../../src/concurrencyLimit.js';
 import { keyBy } from '../../src/operators/keyBy.js';
 import { writeThenSettle } from '../../src/operators/writeThenSettle.js';
 import { definePipeline, runPipeline } from '../../src/pipelines/pipeline.js';
 import { pipelineMetrics } from '../../src/telemetry/metrics.js';
-import { type PrometheusMetrics, startPrometheusMetrics } from '../../src/telemetry/prometheus.js';
 import { MemoryQueue } from '../../src/testing/memoryQueue.js';
+import { servePrometheus } from '../support/metricsServer.js';
 
-let prometheus: PrometheusMetrics;
-let server: http.Server;
-let url: string;
+let served: Awaited<ReturnType<typeof servePrometheus>>;
 
 beforeAll(async () => {
-  prometheus = startPrometheusMetrics('sluice-write-limit-test', false);
-  server = http.createServer((req, res) => prometheus.handle(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+  served = await servePrometheus('sluice-write-limit-test');
 });
 afterAll(async () => {
-  server?.close();
-  await prometheus?.shutdown();
+  await served?.close();
 });
 
 describe('the write concurrency limit of a running pipeline', () => {
@@ -46,7 +38,7 @@ describe('the write concurrency limit of a running pipeline', () => {
       }),
       { drainTimeoutMs: 2_000 },
     );
-    const metrics = pipelineMetrics('limits', prometheus.provider.getMeter('sluice'));
+    const metrics = pipelineMetrics('limits', served.prometheus.provider.getMeter('sluice'));
     metrics.observeWriteLimit(() => running.writeConcurrencyLimit());
     for (let waited = 0; running.counts().completed < 200; waited += 20) {
       if (waited > 10_000) throw new Error(`stuck: ${JSON.stringify(running.counts())}`);
@@ -55,7 +47,7 @@ describe('the write concurrency limit of a running pipeline', () => {
     // Writes kept up: the limit grew from 4.
     expect(running.writeConcurrencyLimit()).toBe(limiter.limit);
     expect(limiter.limit).toBeGreaterThan(4);
-    const text = await (await fetch(url)).text();
+    const text = await served.scrape();
     const line = text.split('\n').find((l) => l.startsWith('sluice_write_concurrency_limit{'));
     expect(line).toMatch(/pipeline="limits"/);
     expect(Number(line!.split(' ').at(-1))).toBe(limiter.limit);

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,6 +6,7 @@ import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '../../packages/servicebus-emulator/src/index.js';
 import { emulatorConfig } from '../support/emulatorConfig.js';
+import { spawnSluice } from '../support/sluiceProcess.js';
 import { until } from '../support/wait.js';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
@@ -32,32 +33,17 @@ function start(
   drainMs: number,
   writeDelayMs = 300,
 ): { child: ChildProcess; exited: Promise<number | null>; log: () => string } {
-  let log = '';
-  const child = spawn(
-    process.execPath,
-    [path.resolve('bin/sluice.js'), 'run', 'test/fixtures/slowPipeline.ts'],
-    {
-      env: {
-        ...process.env,
-        SERVICEBUS_CONNECTION_STRING: emulator.connectionString,
-        SLUICE_HTTP_PORT: '0',
-        SLUICE_MAX_IN_FLIGHT: '10',
-        SLUICE_DRAIN_TIMEOUT_MS: String(drainMs),
-        SLOW_PIPELINE_OUT: out,
-        SLOW_PIPELINE_DELAY_MS: String(writeDelayMs),
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  child.stdout!.on('data', (d) => {
-    log += d;
+  const r = spawnSluice(['run', 'test/fixtures/slowPipeline.ts'], {
+    ...process.env,
+    SERVICEBUS_CONNECTION_STRING: emulator.connectionString,
+    SLUICE_HTTP_PORT: '0',
+    SLUICE_MAX_IN_FLIGHT: '10',
+    SLUICE_DRAIN_TIMEOUT_MS: String(drainMs),
+    SLOW_PIPELINE_OUT: out,
+    SLOW_PIPELINE_DELAY_MS: String(writeDelayMs),
+    LOG_LEVEL: 'info',
   });
-  child.stderr!.on('data', (d) => {
-    log += d;
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exited, log: () => log };
+  return { child: r.child, exited: r.exited, log: r.output };
 }
 
 const written = (file: string) =>

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,6 +5,7 @@ import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '../../packages/servicebus-emulator/src/index.js';
 import { emulatorConfig } from '../support/emulatorConfig.js';
+import { type SluiceProcess, spawnSluice } from '../support/sluiceProcess.js';
 import { until } from '../support/wait.js';
 
 // `sluice run` as a user runs it, in a child process: problems no retry can fix end the process with
@@ -23,35 +23,19 @@ afterAll(async () => {
   await emulator?.close();
 });
 
-interface Run {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  output: () => string;
-}
+type Run = SluiceProcess;
 
 function run(module: string, env: Record<string, string> = {}): Run {
-  let output = '';
-  const child = spawn(process.execPath, [path.resolve('bin/sluice.js'), 'run', module], {
-    env: {
-      ...process.env,
-      SERVICEBUS_CONNECTION_STRING: emulator.connectionString,
-      // No Cassandra here: nothing listens on port 1.
-      CASSANDRA_PORT: '1',
-      SLUICE_HTTP_PORT: '0',
-      SLUICE_DRAIN_TIMEOUT_MS: '2000',
-      LOG_LEVEL: 'info',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  return spawnSluice(['run', module], {
+    ...process.env,
+    SERVICEBUS_CONNECTION_STRING: emulator.connectionString,
+    // No Cassandra here: nothing listens on port 1.
+    CASSANDRA_PORT: '1',
+    SLUICE_HTTP_PORT: '0',
+    SLUICE_DRAIN_TIMEOUT_MS: '2000',
+    LOG_LEVEL: 'info',
+    ...env,
   });
-  child.stdout!.on('data', (d) => {
-    output += d;
-  });
-  child.stderr!.on('data', (d) => {
-    output += d;
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exited, output: () => output };
 }
 
 async function exitWithin(r: Run, ms: number): Promise<number | null> {

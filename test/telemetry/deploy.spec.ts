@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -14,28 +12,21 @@ import { definePipeline, runPipeline } from '../../src/pipelines/pipeline.js';
 import { fromServiceBus } from '../../src/sources/fromServiceBus.js';
 import { monitorDeadLetters } from '../../src/telemetry/dlqMonitor.js';
 import { pipelineMetrics } from '../../src/telemetry/metrics.js';
-import { type PrometheusMetrics, startPrometheusMetrics } from '../../src/telemetry/prometheus.js';
 import { emulatorConfig } from '../support/emulatorConfig.js';
+import { servePrometheus } from '../support/metricsServer.js';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
 let emulator: Emulator;
 let client: ServiceBusClient;
-let prometheus: PrometheusMetrics;
-let server: http.Server;
-let scrape: () => Promise<string>;
+let served: Awaited<ReturnType<typeof servePrometheus>>;
 
 beforeAll(async () => {
   emulator = await startEmulator({ port: 0, config: emulatorConfig({ orders: {} }) });
   client = new ServiceBusClient(emulator.connectionString);
-  prometheus = startPrometheusMetrics('sluice-deploy-test', false);
-  server = http.createServer((req, res) => prometheus.handle(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
-  scrape = async () => (await fetch(url)).text();
+  served = await servePrometheus('sluice-deploy-test');
 });
 afterAll(async () => {
-  server?.close();
-  await prometheus?.shutdown();
+  await served?.close();
   await client?.close();
   await emulator?.close();
 });
@@ -51,7 +42,7 @@ describe('a real scrape after a run, with the dead-letter monitor', () => {
       { body: { n: 2 } },
     ]);
     await sender.close();
-    const meter = prometheus.provider.getMeter('sluice');
+    const meter = served.prometheus.provider.getMeter('sluice');
     const growth: string[] = [];
     const monitor = monitorDeadLetters({
       client,
@@ -95,7 +86,7 @@ describe('a real scrape after a run, with the dead-letter monitor', () => {
     expect(monitor.snapshot('orders')?.depth).toBe(2);
     expect(growth).toEqual(['orders 0→2']);
 
-    const text = await scrape();
+    const text = await served.scrape();
     expect(text).toMatch(/sluice_dead_letter_queue_depth\{entity="orders"[^}]*\} 2/);
     expect(text).toMatch(/sluice_dead_letter_oldest_age_seconds\{entity="orders"[^}]*\} [0-9.]+/);
 

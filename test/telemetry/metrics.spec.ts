@@ -1,5 +1,3 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Meter } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -13,22 +11,16 @@ import { validate } from '../../src/operators/validate.js';
 import { writeThenSettle } from '../../src/operators/writeThenSettle.js';
 import { definePipeline, runPipeline } from '../../src/pipelines/pipeline.js';
 import { pipelineMetrics } from '../../src/telemetry/metrics.js';
-import { type PrometheusMetrics, startPrometheusMetrics } from '../../src/telemetry/prometheus.js';
 import { MemoryQueue } from '../../src/testing/memoryQueue.js';
+import { servePrometheus } from '../support/metricsServer.js';
 
-let prometheus: PrometheusMetrics;
-let server: http.Server;
-let url: string;
+let served: Awaited<ReturnType<typeof servePrometheus>>;
 
 beforeAll(async () => {
-  prometheus = startPrometheusMetrics('sluice-test', false);
-  server = http.createServer((req, res) => prometheus.handle(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+  served = await servePrometheus('sluice-test');
 });
 afterAll(async () => {
-  server?.close();
-  await prometheus?.shutdown();
+  await served?.close();
 });
 
 /** The value of the sample `name` whose labels include `labels` (the exporter adds its own, e.g. otel_scope_name). */
@@ -54,7 +46,7 @@ describe('metrics as Prometheus scrapes them', () => {
       { body: 'not json' },
       { body: JSON.stringify({ device: 'd1', v: 'x' }) },
     ]);
-    const metrics = pipelineMetrics('unit', prometheus.provider.getMeter('sluice'));
+    const metrics = pipelineMetrics('unit', served.prometheus.provider.getMeter('sluice'));
     let failOnce = true;
     const running = runPipeline(
       definePipeline({
@@ -82,7 +74,7 @@ describe('metrics as Prometheus scrapes them', () => {
     while (queue.completed.length + queue.deadLetters.length < 13) await new Promise((r) => setTimeout(r, 5));
     await running.stop();
 
-    const scrape = await (await fetch(url)).text();
+    const scrape = await served.scrape();
     const base = { pipeline: 'unit', entity: 'readings' };
     const at = (name: string, extra: Record<string, string> = {}) =>
       sample(scrape, name, { ...base, ...extra });
