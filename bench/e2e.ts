@@ -1,7 +1,7 @@
 // End to end: Service Bus (the emulator, in its own process) → consumer → the local Cassandra, one
 // consumer process at a time, each on a fresh queue and keyspace, every run checked. See
 // `npm run bench -- e2e --help`.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,6 +29,8 @@ function tunedDefault() {
 }
 
 const ROOT = path.resolve(import.meta.dirname, '..');
+/** Where `bench/e2e/tsconfig.json` compiles the library and the benchmark's pipeline module. */
+const BUILD = path.join(ROOT, '.run/bench-build');
 const MiB = 1024 * 1024;
 const STALL_MS = 60_000;
 
@@ -268,17 +270,29 @@ function spawnConsumer(consumer: Consumer, env: NodeJS.ProcessEnv, log: number, 
     });
   }
   const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-  return spawn(process.execPath, [...profile, 'bin/sluice.js', 'run', 'bench/e2e/sluiceModule.ts'], {
-    cwd: ROOT,
-    env: {
-      ...env,
-      SLUICE_HTTP_PORT: '0',
-      ...(consumer.sluiceOptions === undefined
-        ? {}
-        : { E2E_SLUICE_OPTIONS: JSON.stringify(consumer.sluiceOptions) }),
+  // Extra V8/Node flags for the Sluice child only (heap sizing, --heap-prof, --trace-gc experiments).
+  const nodeArgs = (process.env.E2E_SLUICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // Sluice runs compiled, as an installed package or the container does (a checkout's bin/sluice.js
+  // would compile the sources through tsx in the process: about 50 MiB more RSS, none of it Sluice's).
+  const cli = path.join(BUILD, 'src/service/cli.js');
+  const module = path.join(BUILD, 'bench/e2e/sluiceModule.js');
+  const main =
+    'const { main } = await import(process.argv[1]); process.exit(await main(process.argv.slice(2)));';
+  return spawn(
+    process.execPath,
+    [...profile, ...nodeArgs, '--input-type=module', '-e', main, cli, 'run', module],
+    {
+      cwd: ROOT,
+      env: {
+        ...env,
+        SLUICE_HTTP_PORT: '0',
+        ...(consumer.sluiceOptions === undefined
+          ? {}
+          : { E2E_SLUICE_OPTIONS: JSON.stringify(consumer.sluiceOptions) }),
+      },
+      stdio,
     },
-    stdio,
-  });
+  );
 }
 
 /**
@@ -494,6 +508,12 @@ function backlogReport(r: Measured, messages: number): string {
 
 // ---- main -----------------------------------------------------------------------------------
 
+function compileSluice(): void {
+  const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
+  console.error('compiling Sluice and the pipeline module (bench/e2e/tsconfig.json)');
+  execFileSync(process.execPath, [tsc, '-p', 'bench/e2e/tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
+}
+
 export async function runE2eBench(): Promise<string> {
   const opts = options();
   const dir = path.join(os.tmpdir(), `sluice-e2e-${Date.now()}`);
@@ -509,6 +529,7 @@ export async function runE2eBench(): Promise<string> {
       : all;
   const selected =
     opts.only === undefined ? throughput : throughput.filter((c) => opts.only!.includes(c.name));
+  if (selected.some((c) => c.kind === 'sluice') || opts.latency || opts.backlog) compileSluice();
   const queues = Array.from({ length: 12 }, (_, i) => `e2e-${i}`);
   const emulator = await startEmulator(dir, queues, opts.profileEmulator);
   const sb = new ServiceBusClient(emulator.connectionString);
