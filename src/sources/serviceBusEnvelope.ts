@@ -125,7 +125,7 @@ class MessageSettler implements Settler {
         deadline.due = () => reject(new Error(`no answer within ${settleTimeoutMs} ms`));
         sweep.schedule(deadline, Date.now() + settleTimeoutMs);
         dispositionGateOf(this.source.receiver)
-          .settle(what === 'complete', send)
+          .settle(what === 'complete', send, deliveryIdOf(this.message))
           .then(resolve, reject);
       });
     } catch (error) {
@@ -154,6 +154,12 @@ class ReschedulingSettler extends MessageSettler {
     await sender().scheduleMessages(copyOf(this.message, this.messageId, attempt), at);
     await this.settle('complete', () => this.source.receiver.completeMessage(this.message));
   }
+}
+
+/** The AMQP delivery id of a received message (the SDK keeps the rhea delivery on it), else 0. */
+function deliveryIdOf(message: ServiceBusReceivedMessage): number {
+  const id = (message as { delivery?: { id?: unknown } }).delivery?.id;
+  return typeof id === 'number' ? id : 0;
 }
 
 /** A Service Bus sequence number (a `Long`) as a bigint, without going through its decimal string. */

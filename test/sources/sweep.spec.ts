@@ -140,11 +140,16 @@ describe('settlement deadlines and lock renewal on the sweep', () => {
     await vi.advanceTimersByTimeAsync(1);
     expect(renewed).toHaveLength(N);
     // Settle half; only the other half is renewed again.
-    for (const { envelope, renewal } of held.slice(0, N / 2)) {
-      renewal?.stop();
-      await envelope.complete();
-    }
-    await vi.advanceTimersByTimeAsync(1_000);
+    const completed = Promise.all(
+      held.slice(0, N / 2).map(({ envelope, renewal }) => {
+        renewal?.stop();
+        return envelope.complete();
+      }),
+    );
+    // Completes are held a moment to share a frame (the disposition gate's linger).
+    await vi.advanceTimersByTimeAsync(10);
+    await completed;
+    await vi.advanceTimersByTimeAsync(990);
     expect(renewed).toHaveLength(N + N / 2);
     expect(new Set(renewed.slice(N))).toEqual(new Set(held.slice(N / 2).map((h) => h.envelope.messageId)));
     expect(vi.getTimerCount()).toBe(1);
