@@ -36,9 +36,10 @@ function subscribe(handle: (m: ServiceBusReceivedMessage) => Promise<void>, conc
   receiver.subscribe(
     {
       processMessage: async (m) => {
+        const receivedAt = Date.now();
         await handle(m);
         await receiver.completeMessage(m);
-        report.handled(m.enqueuedTimeUtc);
+        report.handled(m.enqueuedTimeUtc, receivedAt);
       },
       processError: async ({ error }) => console.error(`receive error: ${error.message}`),
     },

@@ -9,6 +9,8 @@ import { reporter } from './report.js';
 
 export default (ctx: ServiceContext) => {
   const report = reporter(Number(process.env.E2E_MESSAGES));
+  // When each message entered the pipeline, by message id (envelopes are new objects at each stage).
+  const received = new Map<string, number>();
   const options = JSON.parse(process.env.E2E_SLUICE_OPTIONS ?? '{}');
   const pipeline = telemetryPipeline({
     serviceBus: ctx.serviceBus,
@@ -21,10 +23,13 @@ export default (ctx: ServiceContext) => {
     ...pipeline,
     // Results come after the batch's settlement: that is when a message counts as done.
     process: (envelopes, context) =>
-      pipeline.process(envelopes, context).pipe(
+      pipeline.process(envelopes.pipe(tap((e) => received.set(e.messageId, Date.now()))), context).pipe(
         tap((result) => {
           // Completed messages count (a batch's completes come first in the common case: all of them).
-          for (const e of result.batch.envelopes.slice(0, result.completed)) report.handled(e.enqueuedTime);
+          for (const e of result.batch.envelopes.slice(0, result.completed)) {
+            report.handled(e.enqueuedTime, received.get(e.messageId));
+            received.delete(e.messageId);
+          }
         }),
       ),
   } satisfies typeof pipeline;
