@@ -89,14 +89,22 @@ function consumers(tuned: object): Consumer[] {
     { name: 'raw-sdk', kind: 'raw-sdk', inFlight: 1024, what: 'raw SDK, receive + complete (1,024 calls)' },
     { name: 'naive', kind: 'naive', what: 'naive subscribe, SDK defaults' },
     { name: 'naive-64', kind: 'naive', inFlight: 64, what: 'naive subscribe, maxConcurrentCalls 64' },
-    { name: 'sluice', kind: 'sluice', what: 'Sluice `sluice run`, defaults' },
+    {
+      name: 'sluice',
+      kind: 'sluice',
+      what: `Sluice \`sluice run\`, defaults${nodeArgsLabel(process.env.E2E_SLUICE_NODE_ARGS)}`,
+    },
     {
       name: 'sluice-tuned',
       kind: 'sluice',
       sluiceOptions: tuned,
-      what: `Sluice tuned ${JSON.stringify(tuned)}`,
+      what: `Sluice tuned ${JSON.stringify(tuned)}${nodeArgsLabel(process.env.E2E_SLUICE_TUNED_NODE_ARGS ?? process.env.E2E_SLUICE_NODE_ARGS)}`,
     },
   ];
+}
+
+function nodeArgsLabel(args: string | undefined): string {
+  return args === undefined ? '' : `, node ${args.trim() === '' ? '(no flags)' : args.trim()}`;
 }
 
 function options(): Options {
@@ -272,8 +280,11 @@ function spawnConsumer(consumer: Consumer, env: NodeJS.ProcessEnv, log: number, 
     });
   }
   const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-  // Extra V8/Node flags for the Sluice child only (heap sizing, --heap-prof, --trace-gc experiments).
-  const nodeArgs = (process.env.E2E_SLUICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // Extra V8/Node flags for the Sluice children only (heap sizing, --heap-prof, --trace-gc experiments);
+  // E2E_SLUICE_TUNED_NODE_ARGS, if set, replaces them for 'sluice-tuned' alone, so that two settings
+  // of the runtime can be compared in one run (with --tuned '{}' for the same pipeline options).
+  const tunedArgs = consumer.name === 'sluice-tuned' ? process.env.E2E_SLUICE_TUNED_NODE_ARGS : undefined;
+  const nodeArgs = (tunedArgs ?? process.env.E2E_SLUICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
   // Sluice runs compiled, as an installed package or the container does (a checkout's bin/sluice.js
   // would compile the sources through tsx in the process: about 50 MiB more RSS, none of it Sluice's).
   const cli = path.join(BUILD, 'src/service/cli.js');

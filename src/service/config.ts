@@ -39,6 +39,8 @@ export interface SluiceConfig {
   logLevel: string;
   maxInFlight: number;
   drainTimeoutMs: number;
+  /** Old-space headroom over the live heap after a full GC, in percent (see `heap.ts`); 0: V8's own. */
+  heapGrowthPercent: number;
   /**
    * Defaults for pipelines that do not set their own (`SLUICE_SESSIONS`, `SLUICE_BATCH_MAX_COUNT`,
    * `SLUICE_BATCH_MAX_WAIT_MS`, `SLUICE_WRITE_CONCURRENCY`).
@@ -154,6 +156,7 @@ const EnvSchema = z.object({
   SLUICE_PRODUCER_ALLOWED: list,
   SLUICE_MAX_IN_FLIGHT: integer('SLUICE_MAX_IN_FLIGHT', 1000, 1, 100_000),
   SLUICE_DRAIN_TIMEOUT_MS: integer('SLUICE_DRAIN_TIMEOUT_MS', 20_000, 0, 3_600_000),
+  SLUICE_HEAP_GROWTH_PERCENT: integer('SLUICE_HEAP_GROWTH_PERCENT', 50, 0, 1_000),
   SLUICE_SESSIONS: integer('SLUICE_SESSIONS', 0, 0, 1_000),
   SLUICE_BATCH_MAX_COUNT: integer('SLUICE_BATCH_MAX_COUNT', 0, 0, 10_000),
   SLUICE_BATCH_MAX_WAIT_MS: integer('SLUICE_BATCH_MAX_WAIT_MS', -1, 0, 60_000),
@@ -301,6 +304,7 @@ export function loadConfig(env: Env = process.env): SluiceConfig {
     logLevel: e.LOG_LEVEL,
     maxInFlight: e.SLUICE_MAX_IN_FLIGHT,
     drainTimeoutMs: e.SLUICE_DRAIN_TIMEOUT_MS,
+    heapGrowthPercent: e.SLUICE_HEAP_GROWTH_PERCENT,
     pipelineDefaults,
   };
 }

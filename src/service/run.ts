@@ -15,6 +15,7 @@ import { startPrometheusMetrics } from '../telemetry/prometheus.js';
 import { messageTracing } from '../telemetry/tracing.js';
 import { createCassandraClient, createServiceBusClient } from './clients.js';
 import { loadConfig, redact, type SluiceConfig } from './config.js';
+import { applyHeapGrowth } from './heap.js';
 import { startHealthServer } from './http.js';
 import { probe, probeCassandra, warnOnSingleReplica } from './probes.js';
 import { rateLimited } from './rateLimited.js';
@@ -83,6 +84,8 @@ export async function runService(modulePath: string, env: NodeJS.ProcessEnv = pr
   }
   const logger = pino({ level: config.logLevel, base: { service: 'sluice' } });
   logger.info({ config: redact(config) }, 'starting');
+  const heapFlag = applyHeapGrowth(config.heapGrowthPercent);
+  logger.info({ v8: heapFlag ?? 'node defaults or command line' }, 'heap growth');
 
   const serviceBus = createServiceBusClient(config.serviceBus);
   const cql = createCassandraClient(config.cassandra);

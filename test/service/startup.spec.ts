@@ -137,6 +137,19 @@ describe('sluice run, settings', () => {
     expect(r.output()).toContain('probe: maxInFlight=7');
   });
 
+  it('gives V8 50 % of old-space headroom unless SLUICE_HEAP_GROWTH_PERCENT says 0', async () => {
+    for (const [env, expected] of [
+      [{}, '"v8":"--heap-growing-percent=50"'],
+      [{ SLUICE_HEAP_GROWTH_PERCENT: '0' }, '"v8":"node defaults or command line"'],
+    ] as const) {
+      const r = run('test/fixtures/modules/probe.ts', env);
+      await until(() => r.output().includes('heap growth'), 15_000);
+      r.child.kill('SIGTERM');
+      await exitWithin(r, 15_000);
+      expect(r.output()).toContain(expected);
+    }
+  });
+
   it('SLUICE_PRODUCER_ISSUER verifies every message even when the pipeline does not ask for it', async () => {
     const client = new ServiceBusClient(emulator.connectionString);
     await client.createSender('work').sendMessages({ body: Buffer.from('{}'), messageId: 'anonymous' });
