@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -119,6 +120,15 @@ describe('deploy/Dockerfile', () => {
     expect(env).toMatch(/\bHOME=\/tmp\b/);
     expect(env).toMatch(/\bNODE_ENV=production\b/);
     expect(all(final, 'VOLUME')).toEqual([]);
+    // The young generation is sized for messages in flight, not from the container's limit; node
+    // refuses a flag NODE_OPTIONS may not carry, so this Node must start with it.
+    const nodeOptions = env.match(/\bNODE_OPTIONS=(\S+)/)?.[1];
+    expect(nodeOptions).toMatch(/^--max-semi-space-size=\d+$/);
+    const started = execFileSync(process.execPath, ['-p', '"started"'], {
+      env: { ...process.env, NODE_OPTIONS: nodeOptions },
+      encoding: 'utf8',
+    });
+    expect(started.trim()).toBe('started');
     const values = parse(readFileSync(path.join(projectRoot, 'deploy/helm/sluice/values.yaml'), 'utf8'));
     const cmd = JSON.parse(all(final, 'CMD')[0]!.args) as string[];
     expect(cmd[1]).toBe(values.pipelines.module);
