@@ -258,17 +258,9 @@ export function writeThenSettle<T>(
       // One signal for every write of this subscription, aborted on teardown: a controller per batch
       // costs an allocation and an event target per message when batches hold one.
       const stop = new AbortController();
-      const write = (batch: Batch<T>) =>
-        new Observable<{ settled: Promise<BatchResult<T>> }>((inner) => {
-          writeBatch(batch, circuit, stop.signal).then(
-            (result) => {
-              if (stop.signal.aborted) return;
-              inner.next(result);
-              inner.complete();
-            },
-            (error: unknown) => inner.error(error),
-          );
-        });
+      // A promise, which the slots follow without an observable per batch; after teardown (the
+      // signal aborted) what it resolves to is dropped there.
+      const write = (batch: Batch<T>) => writeBatch(batch, circuit, stop.signal);
       const subscription = source
         .pipe(
           batchOnDemand(write, {
