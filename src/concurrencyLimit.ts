@@ -125,22 +125,16 @@ export class GradientLimit implements ConcurrencyLimiter {
   }
 
   start(): LimiterSample {
-    const started = this.now();
     this.running += 1;
-    const inFlight = this.running;
-    let done = false;
-    const end = (kind: 'success' | 'dropped' | 'ignore') => {
-      if (done) return;
-      done = true;
-      this.running -= 1;
-      if (kind !== 'ignore') this.sample(this.now() - started, inFlight, kind === 'dropped');
-    };
-    return {
-      success: () => end('success'),
-      dropped: () => end('dropped'),
-      ignore: () => end('ignore'),
-    };
+    return new Sample(this.#end, this.now(), this.running);
   }
+
+  // One function per limiter that every sample calls back, rather than closures per write.
+  readonly #end: SampleEnd = (sample, outcome) => {
+    this.running -= 1;
+    if (outcome !== 'ignore')
+      this.sample(this.now() - sample.started, sample.inFlight, outcome === 'dropped');
+  };
 
   private sample(rtt: number, inFlight: number, dropped: boolean): void {
     this.windowCount += 1;
@@ -204,13 +198,37 @@ export class FixedLimit implements ConcurrencyLimiter {
   }
   start(): LimiterSample {
     this.running += 1;
-    let done = false;
-    const end = () => {
-      if (done) return;
-      done = true;
-      this.running -= 1;
-    };
-    return { success: end, dropped: end, ignore: end };
+    return new Sample(this.#end, 0, this.running);
+  }
+  readonly #end: SampleEnd = () => {
+    this.running -= 1;
+  };
+}
+
+type SampleEnd = (sample: Sample, outcome: 'success' | 'dropped' | 'ignore') => void;
+
+/** One write's handle: a small object per write, whose first report counts and the others do not. */
+class Sample implements LimiterSample {
+  #done = false;
+  constructor(
+    private readonly end: SampleEnd,
+    readonly started: number,
+    /** Writes in flight once this one started. */
+    readonly inFlight: number,
+  ) {}
+  success(): void {
+    this.#report('success');
+  }
+  dropped(): void {
+    this.#report('dropped');
+  }
+  ignore(): void {
+    this.#report('ignore');
+  }
+  #report(outcome: 'success' | 'dropped' | 'ignore'): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.end(this, outcome);
   }
 }
 

@@ -27,9 +27,13 @@ export type Reading = z.infer<typeof Reading>;
 export const telemetryKey = (envelope: Envelope<Reading>): string =>
   `${envelope.body.deviceId}:${dayOf(envelope.body.at)}`;
 
+/** The UTC day (`YYYY-MM-DD`) of an ISO-8601 time. */
 export function dayOf(at: string): string {
+  // A UTC time already starts with its day: no Date to parse and format, twice per message.
+  if (UTC_TIME.test(at)) return at.slice(0, 10);
   return new Date(at).toISOString().slice(0, 10);
 }
+const UTC_TIME = /^\d{4}-\d{2}-\d{2}T[^+-]*Z$/;
 
 export async function createTelemetrySchema(client: cassandra.Client, keyspace: string): Promise<void> {
   assertIdentifier('createTelemetrySchema: keyspace', keyspace);

@@ -2,7 +2,12 @@ import cassandra from 'cassandra-driver';
 import type { Envelope } from '../envelope.js';
 import { messageOf, SchemaMismatchError, WriteRejectedError } from '../errors.js';
 
-const { dataTypes } = cassandra.types;
+const { dataTypes, Long, LocalDate } = cassandra.types;
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_LONG = -(2n ** 63n);
+const MAX_LONG = 2n ** 63n - 1n;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** Column name → its value for a message. Every primary-key column must be mapped. */
 export type ColumnMapping<T> = Readonly<Record<string, (envelope: Envelope<T>) => unknown>>;
@@ -13,8 +18,11 @@ export interface TablePlan<T> {
   columns: readonly string[];
   /** `INSERT INTO "ks"."t" ("a", "b") VALUES (?, ?) USING TIMESTAMP ?` */
   insert: string;
-  /** The row of a message, values converted and checked against the column types. */
-  row(envelope: Envelope<T>): unknown[];
+  /**
+   * The bind values of `insert` for a message: its row, values converted and checked against the
+   * column types, then the write timestamp. One array per message and table, built in place.
+   */
+  params(envelope: Envelope<T>, timestamp: unknown): unknown[];
 }
 
 const IDENTIFIER = /^[A-Za-z][A-Za-z0-9_]{0,47}$/;
@@ -75,7 +83,9 @@ export async function planTable<T>(
   if (problems.length > 0) throw new SchemaMismatchError(`writeToCassandra: ${problems.join('; ')}`);
 
   const columns = Object.keys(mapping);
-  const infos = columns.map((c) => metadata.columnsByName[c]!);
+  // Looked up once: per message, a column is its function and its type code.
+  const functions = columns.map((c) => mapping[c]!);
+  const codes = columns.map((c) => metadata.columnsByName[c]!.type.code);
   const insert = `INSERT INTO ${quote(ks)}.${quote(table)} (${columns.map(quote).join(', ')}) VALUES (${columns
     .map(() => '?')
     .join(', ')}) USING TIMESTAMP ?`;
@@ -84,19 +94,23 @@ export async function planTable<T>(
     table,
     columns,
     insert,
-    row(envelope) {
-      return columns.map((column, i) => {
+    params(envelope, timestamp) {
+      const n = columns.length;
+      const params = new Array<unknown>(n + 1);
+      for (let i = 0; i < n; i++) {
         let value: unknown;
         try {
-          value = mapping[column]!(envelope);
+          value = functions[i]!(envelope);
         } catch (error) {
           // The message takes the blame: the write is rejected for it alone (bisection finds it).
-          throw new WriteRejectedError(`mapping of column ${column} threw: ${messageOf(error)}`, {
+          throw new WriteRejectedError(`mapping of column ${columns[i]} threw: ${messageOf(error)}`, {
             cause: error,
           });
         }
-        return fitValue(column, infos[i]!.type.code, value, envelope);
-      });
+        params[i] = fitValue(columns[i]!, codes[i]!, value, envelope);
+      }
+      params[n] = timestamp;
+      return params;
     },
   };
 }
@@ -112,33 +126,37 @@ function quote(identifier: string): string {
  */
 function fitValue(column: string, code: number, value: unknown, envelope: Envelope<unknown>): unknown {
   if (value === undefined || value === null) return null;
-  const bad = (expected: string) =>
-    new WriteRejectedError(
-      `Column '${column}' expects ${expected}, but message ${envelope.messageId} gives ${describe(value)}`,
-    );
+  // The error is built only when a value does not fit: this runs for every column of every message.
   switch (code) {
     case dataTypes.text:
     case dataTypes.varchar:
     case dataTypes.ascii:
-      if (typeof value !== 'string') throw bad('a string');
+      if (typeof value !== 'string') throw misfit(column, 'a string', value, envelope);
       return value;
     case dataTypes.int:
     case dataTypes.smallint:
     case dataTypes.tinyint:
-      if (typeof value !== 'number' || !Number.isInteger(value)) throw bad('an integer');
+      if (typeof value !== 'number' || !Number.isInteger(value))
+        throw misfit(column, 'an integer', value, envelope);
       return value;
     case dataTypes.bigint:
     case dataTypes.counter:
-      if (typeof value === 'bigint') return cassandra.types.Long.fromString(value.toString());
-      if (typeof value === 'number' && Number.isInteger(value)) return cassandra.types.Long.fromNumber(value);
-      if (value instanceof cassandra.types.Long) return value;
-      throw bad('an integer');
+      if (typeof value === 'bigint') {
+        // Through a number when it is exact (sequence numbers are): no decimal string to parse.
+        if (value >= MIN_SAFE && value <= MAX_SAFE) return Long.fromNumber(Number(value));
+        if (value >= MIN_LONG && value <= MAX_LONG)
+          return Long.fromBits(Number(BigInt.asIntN(32, value)), Number(BigInt.asIntN(32, value >> 32n)));
+        throw misfit(column, 'an integer within 64 bits', value, envelope);
+      }
+      if (typeof value === 'number' && Number.isInteger(value)) return Long.fromNumber(value);
+      if (value instanceof Long) return value;
+      throw misfit(column, 'an integer', value, envelope);
     case dataTypes.double:
     case dataTypes.float:
-      if (typeof value !== 'number' || Number.isNaN(value)) throw bad('a number');
+      if (typeof value !== 'number' || Number.isNaN(value)) throw misfit(column, 'a number', value, envelope);
       return value;
     case dataTypes.boolean:
-      if (typeof value !== 'boolean') throw bad('a boolean');
+      if (typeof value !== 'boolean') throw misfit(column, 'a boolean', value, envelope);
       return value;
     case dataTypes.timestamp: {
       const date =
@@ -148,14 +166,15 @@ function fitValue(column: string, code: number, value: unknown, envelope: Envelo
             ? new Date(value)
             : undefined;
       if (date === undefined || Number.isNaN(date.getTime()))
-        throw bad('a timestamp (Date, epoch ms or ISO-8601 string)');
+        throw misfit(column, 'a timestamp (Date, epoch ms or ISO-8601 string)', value, envelope);
       return date;
     }
     case dataTypes.date:
-      if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value))
-        return cassandra.types.LocalDate.fromString(value);
-      if (value instanceof cassandra.types.LocalDate) return value;
-      throw bad("a date ('YYYY-MM-DD')");
+      if (typeof value === 'string' && DATE.test(value))
+        // What `LocalDate.fromString` would make of it, without its match and split arrays.
+        return new LocalDate(digits(value, 0, 4), digits(value, 5, 7), digits(value, 8, 10));
+      if (value instanceof LocalDate) return value;
+      throw misfit(column, "a date ('YYYY-MM-DD')", value, envelope);
     case dataTypes.uuid:
     case dataTypes.timeuuid:
       if (value instanceof cassandra.types.Uuid) return value;
@@ -163,19 +182,20 @@ function fitValue(column: string, code: number, value: unknown, envelope: Envelo
         try {
           return cassandra.types.Uuid.fromString(value);
         } catch {
-          throw bad('a UUID');
+          throw misfit(column, 'a UUID', value, envelope);
         }
       }
-      throw bad('a UUID');
+      throw misfit(column, 'a UUID', value, envelope);
     case dataTypes.blob:
       if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-      throw bad('bytes (Buffer)');
+      throw misfit(column, 'bytes (Buffer)', value, envelope);
     case dataTypes.map:
-      if (typeof value !== 'object' || Array.isArray(value)) throw bad('an object (map)');
+      if (typeof value !== 'object' || Array.isArray(value))
+        throw misfit(column, 'an object (map)', value, envelope);
       return value;
     case dataTypes.list:
     case dataTypes.set:
-      if (!Array.isArray(value) && !(value instanceof Set)) throw bad('an array');
+      if (!Array.isArray(value) && !(value instanceof Set)) throw misfit(column, 'an array', value, envelope);
       return value;
     default:
       // Other types (decimal, varint, inet, tuples, UDTs, ...) are left to the driver's encoder;
@@ -184,7 +204,32 @@ function fitValue(column: string, code: number, value: unknown, envelope: Envelo
   }
 }
 
+/** The decimal number in `text[start, end)`, which the caller checked is all digits. */
+function digits(text: string, start: number, end: number): number {
+  let n = 0;
+  for (let i = start; i < end; i++) n = n * 10 + text.charCodeAt(i) - 48;
+  return n;
+}
+
+/** A value that does not fit its column: a permanent error of that message alone, the column named. */
+function misfit(
+  column: string,
+  expected: string,
+  value: unknown,
+  envelope: Envelope<unknown>,
+): WriteRejectedError {
+  return new WriteRejectedError(
+    `Column '${column}' expects ${expected}, but message ${envelope.messageId} gives ${describe(value)}`,
+  );
+}
+
 function describe(value: unknown): string {
-  const text = typeof value === 'string' ? `'${value.slice(0, 40)}'` : JSON.stringify(value)?.slice(0, 40);
+  // JSON.stringify throws on a bigint: the message would be blamed for the wrong reason.
+  const text =
+    typeof value === 'string'
+      ? `'${value.slice(0, 40)}'`
+      : typeof value === 'bigint'
+        ? String(value).slice(0, 40)
+        : JSON.stringify(value)?.slice(0, 40);
   return `${Array.isArray(value) ? 'array' : typeof value} ${text}`;
 }

@@ -85,18 +85,37 @@ export function keyedSlots<I, U, R>(options: KeyedSlotsOptions<I, U, R>): Operat
         }
         // Marked running before subscribing: a synchronous inner's completion clears it again.
         running.set(key, undefined);
+        if (isPromiseLike(inner)) {
+          // A promise (a write, mostly): followed with `then`, as `from` would, without an
+          // observable and a subscription around it per unit. Nothing to cancel on teardown; what
+          // it settles to after that is dropped.
+          inner.then(
+            (value) => {
+              if (subscriber.closed) return;
+              subscriber.next(value);
+              finish(key);
+            },
+            (error: unknown) => subscriber.error(error),
+          );
+          return;
+        }
         let finished = false;
         const subscription = from(inner).subscribe({
           next: (value) => subscriber.next(value),
           error: (error) => subscriber.error(error),
           complete: () => {
             finished = true;
-            running.delete(key);
-            if (waiting.has(key)) ready.push(key);
-            pump();
+            finish(key);
           },
         });
         if (!finished) running.set(key, subscription);
+      };
+
+      // A key's unit of work completed: the key is ready again if something waits for it.
+      const finish = (key: string) => {
+        running.delete(key);
+        if (waiting.has(key)) ready.push(key);
+        pump();
       };
 
       const subscription = source.subscribe({
@@ -138,4 +157,8 @@ export function keyedSlots<I, U, R>(options: KeyedSlotsOptions<I, U, R>): Operat
         readyHead = 0;
       };
     });
+}
+
+function isPromiseLike<R>(input: ObservableInput<R>): input is PromiseLike<R> {
+  return typeof (input as Partial<PromiseLike<R>>).then === 'function';
 }

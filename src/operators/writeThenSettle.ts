@@ -148,6 +148,28 @@ export function writeThenSettle<T>(
           else sample.success();
         };
 
+  // Sends a batch's messages back after its write's attempts are spent (rare: only on failure).
+  const giveBack = async (part: Batch<T>, failure: unknown, tally: Tally<T>) => {
+    const settled = await Promise.allSettled(
+      part.envelopes.map(async (e): Promise<'abandoned' | 'deadLettered' | 'rescheduled'> => {
+        if (redelivery === undefined || !e.canReschedule) {
+          await e.abandon();
+          return 'abandoned';
+        }
+        if (e.attempt >= redelivery.maxAttempts) {
+          await e.deadLetter(
+            'RetriesExhausted',
+            `write failed after ${e.attempt + 1} deliveries; last error: ${messageOf(failure)}`,
+          );
+          return 'deadLettered';
+        }
+        await e.reschedule(new Date(Date.now() + cappedDelay(e.attempt + 1, redelivery)));
+        return 'rescheduled';
+      }),
+    );
+    for (const r of settled) if (r.status === 'fulfilled') tally[r.value] += 1;
+  };
+
   // Resolves once the batch's writes are done, with its settlement still under way: the next write
   // of the key may start then (write timestamps come from the messages, so only writes need order),
   // while waiting for Service Bus to acknowledge the settlements overlaps with it.
@@ -156,37 +178,18 @@ export function writeThenSettle<T>(
     circuit: WriteCircuit,
     signal: AbortSignal,
   ): Promise<{ settled: Promise<BatchResult<T>> }> => {
-    const settling: Promise<void>[] = [];
-    const settleInBackground = (work: Promise<void>) => settling.push(work);
     const started = performance.now();
-    const tally = {
+    // The settlements under way; the tally becomes the batch's result once they are done.
+    const settling: Promise<void>[] = [];
+    const tally: Tally<T> = {
+      batch,
       completed: 0,
       abandoned: 0,
       deadLettered: 0,
       rescheduled: 0,
       attempts: 0,
-      retries: {} as Record<string, number>,
-    };
-
-    const giveBack = async (part: Batch<T>, failure: unknown) => {
-      const settled = await Promise.allSettled(
-        part.envelopes.map(async (e): Promise<'abandoned' | 'deadLettered' | 'rescheduled'> => {
-          if (redelivery === undefined || !e.canReschedule) {
-            await e.abandon();
-            return 'abandoned';
-          }
-          if (e.attempt >= redelivery.maxAttempts) {
-            await e.deadLetter(
-              'RetriesExhausted',
-              `write failed after ${e.attempt + 1} deliveries; last error: ${messageOf(failure)}`,
-            );
-            return 'deadLettered';
-          }
-          await e.reschedule(new Date(Date.now() + cappedDelay(e.attempt + 1, redelivery)));
-          return 'rescheduled';
-        }),
-      );
-      for (const r of settled) if (r.status === 'fulfilled') tally[r.value] += 1;
+      retries: {},
+      durationMs: 0,
     };
 
     const attempt = async (part: Batch<T>): Promise<void> => {
@@ -201,16 +204,12 @@ export function writeThenSettle<T>(
         }
         if (signal.aborted) return;
         if (failure === undefined) {
-          settleInBackground(
-            settleAll(part.envelopes, (e) => e.complete()).then((n) => {
-              tally.completed += n;
-            }),
-          );
+          settling.push(settleAll(part.envelopes, complete, tally, 'completed'));
           return;
         }
         if (isTransient(failure)) {
           if (spent >= retry.maxAttempts) {
-            settleInBackground(giveBack(part, failure));
+            settling.push(giveBack(part, failure, tally));
             return;
           }
           const errorClass = failure instanceof TransientWriteError ? failure.errorClass : 'other';
@@ -229,22 +228,26 @@ export function writeThenSettle<T>(
           failure instanceof WriteRejectedError
             ? failure
             : new WriteRejectedError(messageOf(failure), { cause: failure });
-        settleInBackground(
-          settleAll(part.envelopes, (e) => e.deadLetter(rejected.code, rejected.message)).then((n) => {
-            tally.deadLettered += n;
-          }),
+        settling.push(
+          settleAll(
+            part.envelopes,
+            (e) => e.deadLetter(rejected.code, rejected.message),
+            tally,
+            'deadLettered',
+          ),
         );
         return;
       }
     };
 
     await attempt(batch);
+    const done = () => {
+      tally.durationMs = performance.now() - started;
+      return tally;
+    };
+    // Mostly one settlement per batch: no Promise.all around it then.
     return {
-      settled: Promise.all(settling).then(() => ({
-        batch,
-        ...tally,
-        durationMs: performance.now() - started,
-      })),
+      settled: (settling.length === 1 ? settling[0]! : Promise.all(settling)).then(done),
     };
   };
 
@@ -255,17 +258,9 @@ export function writeThenSettle<T>(
       // One signal for every write of this subscription, aborted on teardown: a controller per batch
       // costs an allocation and an event target per message when batches hold one.
       const stop = new AbortController();
-      const write = (batch: Batch<T>) =>
-        new Observable<{ settled: Promise<BatchResult<T>> }>((inner) => {
-          writeBatch(batch, circuit, stop.signal).then(
-            (result) => {
-              if (stop.signal.aborted) return;
-              inner.next(result);
-              inner.complete();
-            },
-            (error: unknown) => inner.error(error),
-          );
-        });
+      // A promise, which the slots follow without an observable per batch; after teardown (the
+      // signal aborted) what it resolves to is dropped there.
+      const write = (batch: Batch<T>) => writeBatch(batch, circuit, stop.signal);
       const subscription = source
         .pipe(
           batchOnDemand(write, {
@@ -290,14 +285,34 @@ function slice<T>(batch: Batch<T>, start: number, end: number): Batch<T> {
   return { key: batch.key, envelopes, bytes: envelopes.reduce((sum, e) => sum + e.size, 0) };
 }
 
+/** A batch's result while it is being made. */
+type Tally<T> = { -readonly [K in keyof BatchResult<T>]: BatchResult<T>[K] } & {
+  retries: Record<string, number>;
+};
+
+const complete = (e: Envelope<unknown>) => e.complete();
+
 /**
- * Settles every envelope and counts those the broker took. A failed settlement is reported to the
- * source's listener; the message comes back after its lock expires and is rewritten idempotently.
+ * Settles every envelope and counts those the broker took under `outcome`. A failed settlement is
+ * reported to the source's listener; the message comes back after its lock expires and is
+ * rewritten idempotently.
  */
 async function settleAll<T>(
   envelopes: readonly Envelope<T>[],
   settle: (e: Envelope<T>) => Promise<void>,
-): Promise<number> {
+  tally: Tally<T>,
+  outcome: 'completed' | 'deadLettered',
+): Promise<void> {
+  if (envelopes.length === 1) {
+    // One message (the common batch when writers keep up): no arrays, no allSettled.
+    try {
+      await settle(envelopes[0]!);
+      tally[outcome] += 1;
+    } catch {
+      // Reported to the listener by the envelope; not counted.
+    }
+    return;
+  }
   const results = await Promise.allSettled(envelopes.map(settle));
-  return results.filter((r) => r.status === 'fulfilled').length;
+  for (const r of results) if (r.status === 'fulfilled') tally[outcome] += 1;
 }

@@ -108,10 +108,12 @@ export function combineListeners(
   const all = listeners.filter((l): l is SettlementListener => l !== undefined);
   const combined: SettlementListener = {};
   for (const event of events) {
-    const call = (...args: unknown[]) => {
+    // Three arguments at most (`onSettled`): passed as they are, not as a rest array and a spread
+    // per call, since this runs for every message and event.
+    const call = (a: unknown, b: unknown, c: unknown) => {
       for (const l of all) {
         try {
-          (l[event] as ((...a: unknown[]) => void) | undefined)?.call(l, ...args);
+          (l[event] as ((a: unknown, b: unknown, c: unknown) => void) | undefined)?.call(l, a, b, c);
         } catch (error) {
           onError(new UserFunctionError(`listener.${event}`, error));
         }

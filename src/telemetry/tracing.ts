@@ -150,15 +150,32 @@ export interface WriteSpanInfo {
 /**
  * Runs one batch write in a `db` span: a child of the message's process span when the batch holds
  * one message, linked to every message's process span otherwise (the conventions for batches).
+ * With tracing off (no provider registered, no tracer given) it is the write alone: no span, no
+ * promise of its own.
  */
-export async function withWriteSpan<T>(
+export function withWriteSpan<T, R>(
   batch: Batch<T>,
   info: WriteSpanInfo,
-  write: () => Promise<void>,
+  write: () => Promise<R>,
   given?: Tracer,
-): Promise<void> {
-  if (given === undefined && !tracingRegistered()) return write();
-  const tracer = given ?? trace.getTracer('sluice');
+): Promise<R> {
+  if (given === undefined && !tracingRegistered()) {
+    try {
+      return write();
+    } catch (error) {
+      // As from an async function: a write that throws rejects.
+      return Promise.reject(error);
+    }
+  }
+  return tracedWrite(batch, info, write, given ?? trace.getTracer('sluice'));
+}
+
+async function tracedWrite<T, R>(
+  batch: Batch<T>,
+  info: WriteSpanInfo,
+  write: () => Promise<R>,
+  tracer: Tracer,
+): Promise<R> {
   const contexts =
     processSpans.size === 0
       ? []
@@ -185,7 +202,7 @@ export async function withWriteSpan<T>(
     single === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, single),
   );
   try {
-    await write();
+    return await write();
   } catch (error) {
     span.recordException(error instanceof Error ? error : String(error));
     span.setStatus({

@@ -184,6 +184,32 @@ describe('writeToCassandra against the real Cassandra', () => {
     expect(Number(n.first().get('n'))).toBe(4);
   });
 
+  it('writes bigint columns exactly beyond 2^53, and dead-letters one beyond 64 bits naming the column', async () => {
+    const log: string[] = [];
+    const reading = (i: number): Reading => ({
+      deviceId: 'bigseq',
+      at: `2026-11-24T13:00:0${i}.000Z`,
+      metric: 'temp',
+      value: i,
+    });
+    const exact = readingEnvelope(reading(1), log, 2n ** 60n + 7n);
+    const negative = readingEnvelope(reading(2), log, -(2n ** 62n) - 3n);
+    const small = readingEnvelope(reading(3), log, 42n);
+    const tooBig = readingEnvelope(reading(4), log, 2n ** 64n + 1n);
+    const results = await write([exact, negative, small, tooBig]);
+    expect(results.reduce((n, r) => n + r.completed, 0)).toBe(3);
+    expect(log.find((l) => l.startsWith('deadLettered'))).toMatch(
+      /WriteRejected Column 'seq' expects an integer within 64 bits/,
+    );
+    const rows = await ks.client.execute(
+      `SELECT seq, day FROM ${KS}.readings WHERE device_id = 'bigseq' AND day = '2026-11-24'`,
+    );
+    expect(rows.rows.map((r) => r.get('seq').toString()).sort()).toEqual(
+      [String(2n ** 60n + 7n), String(-(2n ** 62n) - 3n), '42'].sort(),
+    );
+    expect(rows.rows.map((r) => r.get('day').toString())).toEqual(Array(3).fill('2026-11-24'));
+  });
+
   it('retries transient driver errors and completes once the write gets through', async () => {
     const log: string[] = [];
     const envelope = readingEnvelope(

@@ -1,4 +1,4 @@
-import { map, timer } from 'rxjs';
+import { map, Subject, timer } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { orderByKey } from '../../src/operators/orderByKey.js';
@@ -51,6 +51,64 @@ describe('orderByKey', () => {
       const result = cold('a|', items).pipe(orderByKey(() => cold('-#')));
       expectObservable(result).toBe('-#');
     });
+  });
+
+  it('follows promises like observables: one key at a time, its error passed on, nothing after teardown', async () => {
+    // Promises the test resolves by hand, in the order it chooses.
+    const pending = new Map<string, { resolve: (v: string) => void; reject: (e: unknown) => void }>();
+    const started: string[] = [];
+    const project = (item: Item) =>
+      new Promise<string>((resolve, reject) => {
+        started.push(item.name);
+        pending.set(item.name, { resolve, reject });
+      });
+    const tick = () => new Promise((r) => setTimeout(r, 0));
+
+    const source = new Subject<Item>();
+    const out: string[] = [];
+    let completed = false;
+    source.pipe(orderByKey(project, { concurrency: 2 })).subscribe({
+      next: (v) => out.push(v),
+      complete: () => {
+        completed = true;
+      },
+    });
+    source.next(items.a!);
+    source.next(items.c!);
+    source.next(items.b!);
+    expect(started).toEqual(['a', 'b']); // c waits for a (same key)
+    pending.get('b')!.resolve('B');
+    pending.get('a')!.resolve('A');
+    await tick();
+    expect(out).toEqual(['B', 'A']);
+    expect(started).toEqual(['a', 'b', 'c']);
+    source.complete();
+    expect(completed).toBe(false); // c still runs
+    pending.get('c')!.resolve('C');
+    await tick();
+    expect(out).toEqual(['B', 'A', 'C']);
+    expect(completed).toBe(true);
+
+    const failing = new Subject<Item>();
+    const errors: unknown[] = [];
+    failing.pipe(orderByKey(project)).subscribe({ error: (e) => errors.push(e) });
+    failing.next(items.d!);
+    pending.get('d')!.reject(new Error('boom'));
+    await tick();
+    expect(errors).toEqual([new Error('boom')]);
+
+    const tornDown = new Subject<Item>();
+    const late: unknown[] = [];
+    const subscription = tornDown
+      .pipe(orderByKey(project))
+      .subscribe({ next: (v) => late.push(v), error: (e) => late.push(e) });
+    tornDown.next(items.e!);
+    tornDown.next(items.f!);
+    subscription.unsubscribe();
+    pending.get('e')!.resolve('E');
+    pending.get('f')!.reject(new Error('after teardown'));
+    await tick();
+    expect(late).toEqual([]);
   });
 
   it('refuses a concurrency below one', () => {
