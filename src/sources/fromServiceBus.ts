@@ -13,7 +13,7 @@ import type { Envelope, SettlementListener } from '../envelope.js';
 import { backoffDelay, sleep } from '../resilience.js';
 import { CreditGate } from './creditGate.js';
 import { dispositionGateOf } from './dispositionGate.js';
-import { LockRenewer } from './lockRenewer.js';
+import { LockRenewer, SessionLockKeeper } from './lockRenewer.js';
 import { defaultKeyOf, type EnvelopeSource, type KeyOf, toEnvelope } from './serviceBusEnvelope.js';
 import { isFatalServiceBusError } from './serviceBusErrors.js';
 import { Sweep } from './sweep.js';
@@ -342,8 +342,9 @@ async function sessionWorker(run: SourceRun): Promise<void> {
     receiveMode: 'peekLock',
     skipParsingBodyAsJson: true,
     skipConvertingDate: true,
-    // Messages of a session are locked by the session's lock, which the SDK renews.
-    maxAutoLockRenewalDurationInMs: options.maxLockRenewalMs ?? 300_000,
+    // Messages of a session are locked by the session's lock: kept by a SessionLockKeeper, not by
+    // the SDK (whose renewal stops for good after one failed attempt).
+    maxAutoLockRenewalDurationInMs: 0,
     abortSignal: signal,
   } as const;
   let failures = 0;
@@ -385,7 +386,19 @@ async function sessionWorker(run: SourceRun): Promise<void> {
       await backoff(++failures, signal);
       continue;
     }
-    run.closables.add(receiver);
+    const sessionReceiver = receiver;
+    const keeper = new SessionLockKeeper(receiver, options.maxLockRenewalMs ?? 300_000, run.sweep, (error) =>
+      options.onReceiveError?.(error),
+    );
+    // Kept while the session's messages are in flight, through a stop's drain too: released with
+    // the receiver.
+    const lockKept: Closable = {
+      close: async () => {
+        keeper.stop();
+        await sessionReceiver.close();
+      },
+    };
+    run.closables.add(lockKept);
     const mine = new CreditGate(Number.MAX_SAFE_INTEGER);
     const done: Stoppable = { stop: () => mine.release() };
     const release = () => done;
@@ -414,8 +427,8 @@ async function sessionWorker(run: SourceRun): Promise<void> {
     if (signal.aborted) return;
     // Settling needs the session's receiver: release the session only when its messages are settled.
     await mine.waitForEmpty();
-    run.closables.delete(receiver);
-    await receiver.close().catch(() => undefined);
+    run.closables.delete(lockKept);
+    await lockKept.close().catch(() => undefined);
   }
 }
 

@@ -58,21 +58,100 @@ export class LockRenewer {
       this.listener?.onLockRenewed?.(envelope);
       renewal.schedule();
     } catch (error) {
-      renewal.stopped = true;
-      if (envelope.settled) return;
+      if (renewal.stopped || this.#stopped || envelope.settled) return;
       if (isServiceBusError(error) && error.code === 'MessageLockLost') {
+        renewal.stopped = true;
         this.listener?.onLockLost?.(
           envelope,
           new LockLostError(`Lock of message ${envelope.messageId} was lost while it was in flight`, {
             cause: error,
           }),
         );
+        return;
       }
-      // Any other renewal failure (connection blip) is not fatal: the message stays locked until its
-      // lock expires, and a settlement after that reports LockLost through the envelope.
+      // Any other failure (a connection blip, a management call timing out) leaves the lock as it
+      // was: try again at half of what is left of it, until it runs out. Giving up on the first
+      // failure, as the SDK's own renewal does, loses a lock a second attempt would have kept.
+      if (!renewal.schedule()) renewal.stopped = true;
     }
   }
 }
+
+/** The session lock of a session receiver, as the SDK exposes it. */
+export interface SessionLock {
+  readonly sessionId: string;
+  readonly sessionLockedUntilUtc: Date | undefined;
+  renewSessionLock(): Promise<Date>;
+}
+
+/**
+ * Keeps a session's lock while the session is held: renews at half the remaining lock time on the
+ * source's sweep, and after a failed renewal tries again at half of what is left, until the lock
+ * runs out or the broker says it is lost. The SDK's own session renewal stops for good after one
+ * failed attempt, and the session is then taken from this consumer when the lock expires, with its
+ * messages in flight.
+ */
+export class SessionLockKeeper implements SweepEntry {
+  at = 0;
+  #stopped = false;
+  #lockedUntil: number;
+  readonly #giveUpAt: number;
+
+  constructor(
+    private readonly session: SessionLock,
+    maxDurationMs: number,
+    private readonly sweep: Sweep,
+    private readonly onLost: (error: unknown) => void,
+  ) {
+    this.#lockedUntil = session.sessionLockedUntilUtc?.getTime() ?? 0;
+    this.#giveUpAt = Date.now() + maxDurationMs;
+    this.#schedule();
+  }
+
+  /** Renews no more (the session is released). */
+  stop(): void {
+    this.#stopped = true;
+    this.sweep.cancel(this);
+  }
+
+  due(): void {
+    void this.#renew();
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      this.#lockedUntil = (await this.session.renewSessionLock()).getTime();
+    } catch (error) {
+      if (this.#stopped) return;
+      if (isServiceBusError(error) && error.code === 'SessionLockLost') {
+        this.#stopped = true;
+        this.onLost(error);
+        return;
+      }
+    }
+    if (!this.#stopped) this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#lockedUntil >= this.#giveUpAt) return;
+    const at = nextRenewal(this.#lockedUntil, Date.now());
+    if (at !== undefined) this.sweep.schedule(this, at);
+  }
+}
+
+/**
+ * When to renew a lock held until `lockedUntil`: at half the remaining time, early enough to
+ * survive a slow round trip (and to try again after a failure), late enough not to flood the
+ * management link when thousands of messages are in flight. `undefined` once no attempt could land
+ * before the lock runs out.
+ */
+function nextRenewal(lockedUntil: number, now: number): number | undefined {
+  const at = now + Math.max(MIN_RENEWAL_GAP_MS, (lockedUntil - now) / 2);
+  return at < lockedUntil ? at : undefined;
+}
+
+const MIN_RENEWAL_GAP_MS = 50;
 
 /** One message's lock renewals: an entry on the sweep, due at half its remaining lock time. */
 export class Renewal implements SweepEntry {
@@ -86,14 +165,17 @@ export class Renewal implements SweepEntry {
     private readonly giveUpAt: number,
   ) {}
 
-  /** Puts the next renewal on the sweep; false when the lock already outlasts the renewal period. */
+  /**
+   * Puts the next renewal on the sweep; false when the lock already outlasts the renewal period or
+   * has run out.
+   */
   schedule(): boolean {
     const lockedUntil = this.message.lockedUntilUtc?.getTime();
-    if (lockedUntil === undefined || lockedUntil >= this.giveUpAt) return false;
-    // Renew at half the remaining lock time: early enough to survive a slow round trip, late enough
-    // not to flood the management link when thousands of messages are in flight.
     const now = Date.now();
-    this.renewer.scheduleAt(this, now + Math.max(50, (lockedUntil - now) / 2));
+    if (lockedUntil === undefined || lockedUntil >= this.giveUpAt) return false;
+    const at = nextRenewal(lockedUntil, now);
+    if (at === undefined) return false;
+    this.renewer.scheduleAt(this, at);
     return true;
   }
 

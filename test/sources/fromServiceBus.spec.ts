@@ -21,6 +21,7 @@ beforeAll(async () => {
       ...Object.fromEntries(queueNames.map((n) => [n, {}])),
       burst: {},
       renew: { LockDuration: 'PT2S' },
+      renewSessions: { LockDuration: 'PT2S', RequiresSession: true },
       sessions: { RequiresSession: true },
       idleSessions: { RequiresSession: true },
       drain: { LockDuration: 'PT1M' },
@@ -49,6 +50,15 @@ async function send(queueName: string, messages: ServiceBusMessage[]): Promise<v
 
 async function countActive(queueName: string): Promise<number> {
   const receiver = client.createReceiver(queueName, { receiveMode: 'peekLock' });
+  try {
+    return (await receiver.peekMessages(1000)).length;
+  } finally {
+    await receiver.close();
+  }
+}
+
+async function countActiveSession(queueName: string, sessionId: string): Promise<number> {
+  const receiver = await client.acceptSession(queueName, sessionId);
   try {
     return (await receiver.peekMessages(1000)).length;
   } finally {
@@ -159,6 +169,31 @@ describe('fromServiceBus', () => {
     expect(renewed).toBeGreaterThanOrEqual(2);
     expect(lost).toBe(0);
     expect(await countActive('renew')).toBe(0);
+  });
+
+  it("keeps a session's lock while its messages are held longer than the lock duration", async () => {
+    // Sluice keeps session locks itself (the SDK's renewal gives up after one failure): a session
+    // held for more than twice its 2 s lock must still be ours when its message is completed.
+    await send('renewSessions', [{ body: 'slow', messageId: 'slow-s', sessionId: 'held' }]);
+    const errors: unknown[] = [];
+    const stop = new AbortController();
+    const envelope = await firstValueFrom(
+      fromServiceBus({
+        client,
+        entity: { queue: 'renewSessions' },
+        sessions: { maxConcurrentSessions: 1, idleTimeoutMs: 10_000 },
+        maxInFlight: 1,
+        maxWaitTimeInMs: 200,
+        signal: stop.signal,
+        onReceiveError: (e) => errors.push(e),
+      }),
+    );
+    await delay(4_500);
+    await envelope.complete();
+    stop.abort();
+    expect(envelope.lockLost).toBe(false);
+    expect(errors).toEqual([]);
+    expect(await countActiveSession('renewSessions', 'held')).toBe(0);
   });
 
   it('on an idle session queue, reports a working receive while the accept waits for a session', async () => {
