@@ -27,17 +27,7 @@ describe('DispositionGate', () => {
         fc.array(fc.array(fc.boolean(), { maxLength: 8 }), { minLength: 1, maxLength: 6 }),
         async (bursts) => {
           const gate = new DispositionGate(0);
-          // What rhea does: dispositions updated before its nextTick flush go out in one frame batch.
-          const flushes: { complete: boolean; id: number }[][] = [];
-          let pending: { complete: boolean; id: number }[] = [];
-          const update = (entry: { complete: boolean; id: number }) => {
-            if (pending.length === 0)
-              process.nextTick(() => {
-                flushes.push(pending);
-                pending = [];
-              });
-            pending.push(entry);
-          };
+          const { flushes, update } = rhea();
           const settled: Promise<number>[] = [];
           let id = 0;
           for (const burst of bursts) {
