@@ -79,7 +79,6 @@ export class LockRenewer {
 
 /** The session lock of a session receiver, as the SDK exposes it. */
 export interface SessionLock {
-  readonly sessionId: string;
   readonly sessionLockedUntilUtc: Date | undefined;
   renewSessionLock(): Promise<Date>;
 }
@@ -134,19 +133,20 @@ export class SessionLockKeeper implements SweepEntry {
   }
 
   #schedule(): void {
-    if (this.#lockedUntil >= this.#giveUpAt) return;
-    const at = nextRenewal(this.#lockedUntil, Date.now());
+    const at = nextRenewal(this.#lockedUntil, this.#giveUpAt, Date.now());
     if (at !== undefined) this.sweep.schedule(this, at);
   }
 }
 
 /**
- * When to renew a lock held until `lockedUntil`: at half the remaining time, early enough to
- * survive a slow round trip (and to try again after a failure), late enough not to flood the
- * management link when thousands of messages are in flight. `undefined` once no attempt could land
- * before the lock runs out.
+ * When to renew a lock held until `lockedUntil`, message or session alike: at half the remaining
+ * time, early enough to survive a slow round trip (and to try again after a failure), late enough
+ * not to flood the management link when thousands of messages are in flight. `undefined` when the
+ * lock already lasts to `giveUpAt` (the renewal period's end), or once no attempt could land before
+ * it runs out.
  */
-function nextRenewal(lockedUntil: number, now: number): number | undefined {
+function nextRenewal(lockedUntil: number, giveUpAt: number, now: number): number | undefined {
+  if (lockedUntil >= giveUpAt) return undefined;
   const at = now + Math.max(MIN_RENEWAL_GAP_MS, (lockedUntil - now) / 2);
   return at < lockedUntil ? at : undefined;
 }
@@ -171,9 +171,8 @@ export class Renewal implements SweepEntry {
    */
   schedule(): boolean {
     const lockedUntil = this.message.lockedUntilUtc?.getTime();
-    const now = Date.now();
-    if (lockedUntil === undefined || lockedUntil >= this.giveUpAt) return false;
-    const at = nextRenewal(lockedUntil, now);
+    if (lockedUntil === undefined) return false;
+    const at = nextRenewal(lockedUntil, this.giveUpAt, Date.now());
     if (at === undefined) return false;
     this.renewer.scheduleAt(this, at);
     return true;

@@ -1,9 +1,9 @@
-import { ServiceBusError, type ServiceBusReceivedMessage, type ServiceBusReceiver } from '@azure/service-bus';
+import { ServiceBusError } from '@azure/service-bus';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Envelope } from '../../src/envelope.js';
-import { LockRenewer, SessionLockKeeper } from '../../src/sources/lockRenewer.js';
-import { defaultKeyOf, toEnvelope } from '../../src/sources/serviceBusEnvelope.js';
+import { SessionLockKeeper } from '../../src/sources/lockRenewer.js';
 import { Sweep } from '../../src/sources/sweep.js';
+import { heldMessage } from '../support/heldMessage.js';
 
 // A renewal that fails once (a management call timing out, a connection blip) must not end the
 // renewals: the lock is still good until it runs out, and the SDK's own renewal gives up there.
@@ -32,32 +32,19 @@ function answers(script: ('ok' | 'blip' | 'lost')[], lostCode: string) {
 describe('message lock renewal', () => {
   function held(renew: () => Promise<Date>) {
     const sweep = new Sweep();
-    const message = {
-      messageId: 'm1',
-      sequenceNumber: { toString: () => '1' },
-      body: Buffer.from('x'),
-      lockedUntilUtc: new Date(Date.now() + LOCK_MS),
-      applicationProperties: {},
-    } as unknown as ServiceBusReceivedMessage;
-    const receiver = {
-      renewMessageLock: async (m: ServiceBusReceivedMessage) => {
-        const until = await renew();
-        (m as { lockedUntilUtc: Date }).lockedUntilUtc = until;
-        return until;
-      },
-    } as unknown as ServiceBusReceiver;
     const lost: Error[] = [];
     const renewedFor: string[] = [];
     const listener = {
       onLockLost: (_e: Envelope<unknown>, error: Error) => lost.push(error),
       onLockRenewed: (e: Envelope<unknown>) => renewedFor.push(e.messageId),
     };
-    const envelope = toEnvelope(
-      message,
-      { receiver, entityPath: 'q', keyOf: defaultKeyOf, listener, sweep },
-      () => undefined,
-    );
-    const renewal = new LockRenewer(receiver, 60_000, listener, sweep).start(message, envelope);
+    const { renewal } = heldMessage({
+      lockedUntil: Date.now() + LOCK_MS,
+      renew,
+      periodMs: 60_000,
+      sweep,
+      listener,
+    });
     return { renewal, lost, renewedFor, sweep };
   }
 
@@ -95,7 +82,6 @@ describe('message lock renewal', () => {
 describe('SessionLockKeeper', () => {
   function session(renew: () => Promise<Date>) {
     return {
-      sessionId: 's1',
       sessionLockedUntilUtc: new Date(Date.now() + LOCK_MS),
       renewSessionLock: renew,
     };
