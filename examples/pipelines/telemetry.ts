@@ -93,6 +93,8 @@ export interface TelemetryPipelineOptions {
   consistency?: number;
   /** Default 1000. */
   maxInFlight?: number;
+  /** Receive loops on the queue. Default: the service's `SLUICE_RECEIVERS`, else 2. */
+  receivers?: number;
   batch?: BatchWindowOptions;
   /** Most partitions written at once: the adaptive write limit's ceiling. Default 512. */
   concurrency?: number;

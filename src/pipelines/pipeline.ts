@@ -41,6 +41,8 @@ export interface PipelineDefaults {
   sessions?: number;
   batchMaxCount?: number;
   batchMaxWaitMs?: number;
+  /** Receive loops per queue or subscription (`SLUICE_RECEIVERS`). */
+  receivers?: number;
   /**
    * Most partitions written at once (`SLUICE_WRITE_CONCURRENCY`): the ceiling of the adaptive
    * write limit, which starts at 32 (or this, if lower) and follows Cassandra's latency.

@@ -26,6 +26,11 @@ export interface ServiceBusToCassandraOptions<S extends StandardSchemaV1> {
   sessions?: ServiceBusSourceOptions['sessions'];
   /** Default: the service's `SLUICE_MAX_IN_FLIGHT`, else 1000. */
   maxInFlight?: number;
+  /**
+   * Receive loops on the queue or subscription (`fromServiceBus`'s `receivers`). Default: the
+   * service's `SLUICE_RECEIVERS`, else the source's default (2).
+   */
+  receivers?: number;
   /** What a message body must be (zod, valibot, arktype, ...). */
   schema: S;
   /** The partition key of a message: the Cassandra partition key of the target tables. */
@@ -86,6 +91,7 @@ export function serviceBusToCassandra<S extends StandardSchemaV1>(
         client: options.serviceBus,
         entity: options.entity,
         maxInFlight: options.maxInFlight ?? ctx.maxInFlight ?? 1000,
+        ...receiversOf(options.receivers ?? ctx.defaults?.receivers),
         ...sessionsOf(options.sessions, ctx.defaults?.sessions),
         signal: ctx.signal,
         listener: ctx.listener,
@@ -141,4 +147,8 @@ function sessionsOf(
 ): Pick<ServiceBusSourceOptions, 'sessions'> {
   if (sessions !== undefined) return { sessions };
   return fromOperator === undefined ? {} : { sessions: { maxConcurrentSessions: fromOperator } };
+}
+
+function receiversOf(receivers: number | undefined): Pick<ServiceBusSourceOptions, 'receivers'> {
+  return receivers === undefined ? {} : { receivers };
 }

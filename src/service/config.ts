@@ -43,13 +43,14 @@ export interface SluiceConfig {
   heapGrowthPercent: number;
   /**
    * Defaults for pipelines that do not set their own (`SLUICE_SESSIONS`, `SLUICE_BATCH_MAX_COUNT`,
-   * `SLUICE_BATCH_MAX_WAIT_MS`, `SLUICE_WRITE_CONCURRENCY`).
+   * `SLUICE_BATCH_MAX_WAIT_MS`, `SLUICE_WRITE_CONCURRENCY`, `SLUICE_RECEIVERS`).
    */
   pipelineDefaults: {
     sessions?: number;
     batchMaxCount?: number;
     batchMaxWaitMs?: number;
     writeConcurrency?: number;
+    receivers?: number;
   };
 }
 
@@ -161,6 +162,7 @@ const EnvSchema = z.object({
   SLUICE_BATCH_MAX_COUNT: integer('SLUICE_BATCH_MAX_COUNT', 0, 0, 10_000),
   SLUICE_BATCH_MAX_WAIT_MS: integer('SLUICE_BATCH_MAX_WAIT_MS', -1, 0, 60_000),
   SLUICE_WRITE_CONCURRENCY: integer('SLUICE_WRITE_CONCURRENCY', 0, 0, 10_000),
+  SLUICE_RECEIVERS: integer('SLUICE_RECEIVERS', 0, 0, 64),
 });
 
 function endpointOf(connectionString: string): string {
@@ -264,6 +266,7 @@ export function loadConfig(env: Env = process.env): SluiceConfig {
     ...(e.SLUICE_BATCH_MAX_COUNT > 0 ? { batchMaxCount: e.SLUICE_BATCH_MAX_COUNT } : {}),
     ...(e.SLUICE_BATCH_MAX_WAIT_MS >= 0 ? { batchMaxWaitMs: e.SLUICE_BATCH_MAX_WAIT_MS } : {}),
     ...(e.SLUICE_WRITE_CONCURRENCY > 0 ? { writeConcurrency: e.SLUICE_WRITE_CONCURRENCY } : {}),
+    ...(e.SLUICE_RECEIVERS > 0 ? { receivers: e.SLUICE_RECEIVERS } : {}),
   };
   return {
     serviceBus: {

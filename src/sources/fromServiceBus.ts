@@ -46,11 +46,11 @@ export interface ServiceBusSourceOptions {
   maxTimeAfterFirstMessageInMs?: number;
   /**
    * Receive loops on a queue or subscription, each on its own receiver (its own AMQP link and
-   * session), sharing `maxInFlight`: while the messages of one call are handed to the pipeline,
-   * another already has credit at the broker. Default 1: against the local emulator a second loop
-   * measured no gain in throughput, CPU or latency (one loop already asks again the moment a call
-   * returns); it may pay over a link with a longer round trip. Sessions ignore it (each accepted
-   * session is one receiver).
+   * session), sharing `maxInFlight`: while one call drains its credit and hands its messages to the
+   * pipeline, another already has credit at the broker, so a message that arrives then is not held
+   * until the next call. Default 2: at a trickle (300 msg/s) a second loop cut enqueue → received at
+   * p99 from 49–62 to 15–44 ms in three paired runs; at full speed it changed neither throughput
+   * nor CPU beyond noise. Sessions ignore it (each accepted session is one receiver).
    */
   receivers?: number;
   /** Renew the locks of in-flight messages for at most this long. Default 5 minutes; 0 disables. */
@@ -273,7 +273,7 @@ async function receiveEntity(run: SourceRun): Promise<void> {
       return sender;
     };
   }
-  const receivers = Math.max(1, Math.floor(options.receivers ?? 1));
+  const receivers = Math.max(1, Math.floor(options.receivers ?? 2));
   // A fatal error in one loop stops the others; the observable errors once all have ended.
   const loops = Array.from({ length: receivers }, () =>
     receiveLoop(run).catch((error: unknown) => {

@@ -436,8 +436,10 @@ describe.skipIf(!helm)('Helm chart deploy/helm/sluice', () => {
       'SLUICE_BATCH_MAX_COUNT',
       'SLUICE_BATCH_MAX_WAIT_MS',
       'SLUICE_WRITE_CONCURRENCY',
+      'SLUICE_RECEIVERS',
     ])
       expect(config, name).not.toHaveProperty(name);
+    expect(parts(render(['--set', 'sluice.receivers=3'])).config.SLUICE_RECEIVERS).toBe('3');
     // An unset optional value (null) leaves the variable out rather than writing '<nil>'.
     const nulled = parts(render(['--set', 'sluice.batchSize=null', '--set', 'sluice.batchWaitMs=0'])).config;
     expect(nulled).not.toHaveProperty('SLUICE_BATCH_MAX_COUNT');

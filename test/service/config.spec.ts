@@ -132,10 +132,14 @@ describe('pipeline defaults and secrets as files', () => {
         SLUICE_BATCH_MAX_COUNT: '200',
         SLUICE_BATCH_MAX_WAIT_MS: '0',
         SLUICE_WRITE_CONCURRENCY: '128',
+        SLUICE_RECEIVERS: '3',
       }).pipelineDefaults,
-    ).toEqual({ sessions: 4, batchMaxCount: 200, batchMaxWaitMs: 0, writeConcurrency: 128 });
+    ).toEqual({ sessions: 4, batchMaxCount: 200, batchMaxWaitMs: 0, writeConcurrency: 128, receivers: 3 });
     expect(problems({ ...base, SLUICE_SESSIONS: 'many' })).toEqual([
       "SLUICE_SESSIONS must be an integer from 0 to 1000, got 'many'",
+    ]);
+    expect(problems({ ...base, SLUICE_RECEIVERS: '100' })).toEqual([
+      "SLUICE_RECEIVERS must be an integer from 0 to 64, got '100'",
     ]);
   });
 
