@@ -21,6 +21,9 @@ const USAGE = `npm run bench -- e2e [options]
   --rate R         msg/s (default: half of Sluice's peak, measured first with --messages)
   --duration S     seconds of the latency producer (default 30)
   --backlog        Sluice with defaults over a backlog, RSS sampled every second
+  --pairs N        A/B: the two consumers of --only (default sluice,sluice-tuned) N times each,
+                   the order alternating (A B, B A, ...), and B's ratios to A per pair: the
+                   consumer that runs second costs the shared emulator less, so one order misleads
   --profile        node --cpu-prof on the Sluice children (profiles in the run's folder)
   --profile-emulator  node --cpu-prof on the emulator process too (emulator-profile/ in the run's folder, written when it stops)`;
 
@@ -51,6 +54,7 @@ interface Options {
   rate?: number;
   durationS: number;
   backlog: boolean;
+  pairs?: number;
   profile: boolean;
   profileEmulator: boolean;
 }
@@ -107,6 +111,12 @@ function nodeArgsLabel(args: string | undefined): string {
   return args === undefined ? '' : `, node ${args.trim() === '' ? '(no flags)' : args.trim()}`;
 }
 
+function positive(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got '${value}'`);
+  return n;
+}
+
 function options(): Options {
   const { values } = parseArgs({
     args: process.argv.slice(3),
@@ -120,6 +130,7 @@ function options(): Options {
       rate: { type: 'string' },
       duration: { type: 'string' },
       backlog: { type: 'boolean' },
+      pairs: { type: 'string' },
       profile: { type: 'boolean' },
       'profile-emulator': { type: 'boolean' },
       help: { type: 'boolean' },
@@ -139,6 +150,7 @@ function options(): Options {
     ...(values.rate === undefined ? {} : { rate: Number(values.rate) }),
     durationS: Number(values.duration ?? 30),
     backlog: values.backlog ?? false,
+    ...(values.pairs === undefined ? {} : { pairs: positive('--pairs', values.pairs) }),
     profile: values.profile ?? false,
     profileEmulator: values['profile-emulator'] ?? false,
   };
@@ -487,6 +499,42 @@ function throughputTable(results: Measured[]): string {
   return lines.join('\n');
 }
 
+/** Each pair's rows, then B against A per pair and their medians (order alternates by pair). */
+function pairsTable(rounds: [Measured, Measured][]): string {
+  const runs = rounds.flatMap(([a, b], i) => (i % 2 === 0 ? [a, b] : [b, a]));
+  const ok = rounds.filter(([a, b]) => a.problems.length === 0 && b.problems.length === 0);
+  const ratios = ok.map(([a, b]) => ({
+    msgPerSec: b.msgPerSec / a.msgPerSec,
+    cpu: b.cpuPer10k / a.cpuPer10k,
+    rss: b.peakRssMiB - a.peakRssMiB,
+  }));
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((x, y) => x - y);
+    const mid = sorted.length / 2;
+    return Number.isInteger(mid) ? (sorted[mid - 1]! + sorted[mid]!) / 2 : sorted[Math.floor(mid)]!;
+  };
+  const [a, b] = rounds[0]!;
+  const lines = [
+    throughputTable(runs),
+    '',
+    `B: ${b.consumer.what}, against A: ${a.consumer.what}; pairs 1, 3, ... ran A first, 2, 4, ... B first`,
+    '',
+    '| pair | first | B/A msg/s | B/A CPU per message | B − A peak RSS MiB |',
+    '| ---: | --- | ---: | ---: | ---: |',
+    ...rounds.map(([pa, pb], i) => {
+      const valid = pa.problems.length === 0 && pb.problems.length === 0;
+      const first = i % 2 === 0 ? 'A' : 'B';
+      if (!valid) return `| ${i + 1} | ${first} | INVALID | | |`;
+      return `| ${i + 1} | ${first} | ${fmt(pb.msgPerSec / pa.msgPerSec, 3)} | ${fmt(pb.cpuPer10k / pa.cpuPer10k, 3)} | ${fmt(pb.peakRssMiB - pa.peakRssMiB)} |`;
+    }),
+  ];
+  if (ratios.length > 0)
+    lines.push(
+      `| median of ${ratios.length} | | ${fmt(median(ratios.map((r) => r.msgPerSec)), 3)} | ${fmt(median(ratios.map((r) => r.cpu)), 3)} | ${fmt(median(ratios.map((r) => r.rss)))} |`,
+    );
+  return lines.join('\n');
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
@@ -561,7 +609,8 @@ export async function runE2eBench(): Promise<string> {
   const runId = Date.now().toString(36);
   let queue = 0;
   const next = (c: Consumer, rate?: number) =>
-    runConsumer(c, queues[queue]!, `e2e_${runId}_${queue++}`, setup, opts, rate).then((r) => {
+    // Each run leaves its queue empty (checked), so queues are reused round the list.
+    runConsumer(c, queues[queue % queues.length]!, `e2e_${runId}_${queue++}`, setup, opts, rate).then((r) => {
       console.error(
         `${c.name}: ${r.problems.length === 0 ? `${fmt(r.msgPerSec)} msg/s` : r.problems.join('; ')}`,
       );
@@ -569,6 +618,25 @@ export async function runE2eBench(): Promise<string> {
     });
   const out: string[] = [];
   try {
+    if (opts.pairs !== undefined) {
+      const [a, b] = pick(opts.only ?? ['sluice', 'sluice-tuned']);
+      if (a === undefined || b === undefined || (opts.only?.length ?? 2) !== 2)
+        throw new Error('--pairs compares two consumers: give --only A,B');
+      const rounds: [Measured, Measured][] = [];
+      for (let i = 0; i < opts.pairs; i += 1) {
+        // A B, then B A, ...: each consumer runs first as often as second.
+        if (i % 2 === 0) {
+          const ra = await next(a);
+          rounds.push([ra, await next(b)]);
+        } else {
+          const rb = await next(b);
+          rounds.push([await next(a), rb]);
+        }
+      }
+      out.push(pairsTable(rounds));
+      out.push('', `Machine: ${machine()}. Logs: ${dir}`);
+      return out.join('\n');
+    }
     const results: Measured[] = [];
     for (const c of selected) results.push(await next(c));
     if (results.length > 0) {
