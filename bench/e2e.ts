@@ -619,7 +619,8 @@ export async function runE2eBench(): Promise<string> {
   const out: string[] = [];
   try {
     if (opts.pairs !== undefined) {
-      const [a, b] = pick(opts.only ?? ['sluice', 'sluice-tuned']);
+      // In the order given: A is the first name.
+      const [a, b] = (opts.only ?? ['sluice', 'sluice-tuned']).map((n) => all.find((c) => c.name === n));
       if (a === undefined || b === undefined || (opts.only?.length ?? 2) !== 2)
         throw new Error('--pairs compares two consumers: give --only A,B');
       const rounds: [Measured, Measured][] = [];
