@@ -1,13 +1,14 @@
 // End to end: Service Bus (the emulator, in its own process) → consumer → the local Cassandra, one
 // consumer process at a time, each on a fresh queue and keyspace, every run checked. See
 // `npm run bench -- e2e --help`.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
 import { createTelemetrySchema } from '../examples/pipelines/telemetry.js';
+import { startEmulator, stopProcess } from './e2e/emulator.js';
 import { cassandraClient, checkRows, reading } from './e2e/readings.js';
 import type { ChildReport } from './e2e/report.js';
 
@@ -184,52 +185,6 @@ function machine(): string {
 
 // ---- the emulator ---------------------------------------------------------------------------
 
-async function startEmulator(dir: string, queues: string[], profile: boolean) {
-  const config = path.join(dir, 'emulator.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      UserConfig: {
-        Namespaces: [
-          { Name: 'e2e', Queues: queues.map((Name) => ({ Name, Properties: { LockDuration: 'PT1M' } })) },
-        ],
-      },
-    }),
-  );
-  const cpuProf = profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, 'emulator-profile')}`] : [];
-  const child = spawn(
-    process.execPath,
-    [
-      ...cpuProf,
-      'packages/servicebus-emulator/bin/servicebus-emulator.js',
-      '--config',
-      config,
-      '--port',
-      '0',
-    ],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const connectionString = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = out.split('\n').find((l) => l.startsWith('Endpoint='));
-      if (line !== undefined) resolve(line.trim());
-    });
-    child.once('exit', (code) => reject(new Error(`emulator exited (${code}) before listening`)));
-  });
-  return { pid: child.pid!, connectionString, stop: () => stop(child) };
-}
-
-async function stop(child: ChildProcess, graceMs = 40_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
-
 // ---- the queue ------------------------------------------------------------------------------
 
 function message(i: number, keys: number): ServiceBusMessage {
@@ -404,7 +359,7 @@ async function measure(
     return figures;
   } finally {
     clearInterval(sampler);
-    await stop(child);
+    await stopProcess(child);
   }
 }
 
@@ -501,13 +456,18 @@ function throughputTable(results: Measured[]): string {
 
 /** Each pair's rows, then B against A per pair and their medians (order alternates by pair). */
 function pairsTable(rounds: [Measured, Measured][]): string {
-  const runs = rounds.flatMap(([a, b], i) => (i % 2 === 0 ? [a, b] : [b, a]));
-  const ok = rounds.filter(([a, b]) => a.problems.length === 0 && b.problems.length === 0);
-  const ratios = ok.map(([a, b]) => ({
-    msgPerSec: b.msgPerSec / a.msgPerSec,
-    cpu: b.cpuPer10k / a.cpuPer10k,
-    rss: b.peakRssMiB - a.peakRssMiB,
-  }));
+  const valid = (r: Measured) => r.problems.length === 0;
+  // B against A in each pair, once; undefined where either run was invalid.
+  const ratios = rounds.map(([a, b]) =>
+    valid(a) && valid(b)
+      ? {
+          msgPerSec: b.msgPerSec / a.msgPerSec,
+          cpu: b.cpuPer10k / a.cpuPer10k,
+          rss: b.peakRssMiB - a.peakRssMiB,
+        }
+      : undefined,
+  );
+  const ok = ratios.filter((r) => r !== undefined);
   const median = (values: number[]) => {
     const sorted = [...values].sort((x, y) => x - y);
     const mid = sorted.length / 2;
@@ -515,22 +475,21 @@ function pairsTable(rounds: [Measured, Measured][]): string {
   };
   const [a, b] = rounds[0]!;
   const lines = [
-    throughputTable(runs),
+    throughputTable(rounds.flatMap(([ra, rb], i) => (i % 2 === 0 ? [ra, rb] : [rb, ra]))),
     '',
     `B: ${b.consumer.what}, against A: ${a.consumer.what}; pairs 1, 3, ... ran A first, 2, 4, ... B first`,
     '',
     '| pair | first | B/A msg/s | B/A CPU per message | B − A peak RSS MiB |',
     '| ---: | --- | ---: | ---: | ---: |',
-    ...rounds.map(([pa, pb], i) => {
-      const valid = pa.problems.length === 0 && pb.problems.length === 0;
+    ...ratios.map((r, i) => {
       const first = i % 2 === 0 ? 'A' : 'B';
-      if (!valid) return `| ${i + 1} | ${first} | INVALID | | |`;
-      return `| ${i + 1} | ${first} | ${fmt(pb.msgPerSec / pa.msgPerSec, 3)} | ${fmt(pb.cpuPer10k / pa.cpuPer10k, 3)} | ${fmt(pb.peakRssMiB - pa.peakRssMiB)} |`;
+      if (r === undefined) return `| ${i + 1} | ${first} | INVALID | | |`;
+      return `| ${i + 1} | ${first} | ${fmt(r.msgPerSec, 3)} | ${fmt(r.cpu, 3)} | ${fmt(r.rss)} |`;
     }),
   ];
-  if (ratios.length > 0)
+  if (ok.length > 0)
     lines.push(
-      `| median of ${ratios.length} | | ${fmt(median(ratios.map((r) => r.msgPerSec)), 3)} | ${fmt(median(ratios.map((r) => r.cpu)), 3)} | ${fmt(median(ratios.map((r) => r.rss)))} |`,
+      `| median of ${ok.length} | | ${fmt(median(ok.map((r) => r.msgPerSec)), 3)} | ${fmt(median(ok.map((r) => r.cpu)), 3)} | ${fmt(median(ok.map((r) => r.rss)))} |`,
     );
   return lines.join('\n');
 }
@@ -592,18 +551,25 @@ export async function runE2eBench(): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const all = consumers(opts.tuned);
   const pick = (names: string[]) => all.filter((c) => names.includes(c.name));
-  const throughput = opts.backlog
-    ? []
-    : opts.latency
-      ? opts.rate === undefined
-        ? pick(['sluice'])
-        : []
-      : all;
+  // --pairs runs its two consumers on its own.
+  const throughput =
+    opts.backlog || opts.pairs !== undefined
+      ? []
+      : opts.latency
+        ? opts.rate === undefined
+          ? pick(['sluice'])
+          : []
+        : all;
   const selected =
     opts.only === undefined ? throughput : throughput.filter((c) => opts.only!.includes(c.name));
-  if (selected.some((c) => c.kind === 'sluice') || opts.latency || opts.backlog) compileSluice();
+  if (selected.some((c) => c.kind === 'sluice') || opts.latency || opts.backlog || opts.pairs !== undefined)
+    compileSluice();
   const queues = Array.from({ length: 12 }, (_, i) => `e2e-${i}`);
-  const emulator = await startEmulator(dir, queues, opts.profileEmulator);
+  const emulator = await startEmulator(
+    dir,
+    queues,
+    opts.profileEmulator ? path.join(dir, 'emulator-profile') : undefined,
+  );
   const sb = new ServiceBusClient(emulator.connectionString);
   const setup = { sb, connectionString: emulator.connectionString, emulatorPid: emulator.pid, dir };
   const runId = Date.now().toString(36);
@@ -635,8 +601,6 @@ export async function runE2eBench(): Promise<string> {
         }
       }
       out.push(pairsTable(rounds));
-      out.push('', `Machine: ${machine()}. Logs: ${dir}`);
-      return out.join('\n');
     }
     const results: Measured[] = [];
     for (const c of selected) results.push(await next(c));

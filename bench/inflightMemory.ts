@@ -3,16 +3,15 @@
 // GC, minus the same source idle on an empty queue, divided by N. Also reports whether the bodies
 // are views into larger buffers (a 150-byte body can pin a socket chunk many times its size).
 //   node --expose-gc --import tsx bench/inflightMemory.ts [N ...]   (default 250 1000)
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ServiceBusClient } from '@azure/service-bus';
 import type { Envelope } from '../src/envelope.js';
 import { fromServiceBus } from '../src/sources/fromServiceBus.js';
+import { startEmulator } from './e2e/emulator.js';
 import { reading } from './e2e/readings.js';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with node --expose-gc');
 
@@ -30,24 +29,8 @@ async function main() {
   const counts = sizes.length > 0 ? sizes : [250, 1000];
   const dir = mkdtempSync(path.join(os.tmpdir(), 'inflight-'));
   const queues = counts.map((_, i) => `q${i}`);
-  const config = path.join(dir, 'emulator.json');
-  writeFileSync(
-    config,
-    JSON.stringify({ UserConfig: { Namespaces: [{ Name: 'm', Queues: queues.map((Name) => ({ Name })) }] } }),
-  );
-  const emulator = spawn(
-    process.execPath,
-    ['packages/servicebus-emulator/bin/servicebus-emulator.js', '--config', config, '--port', '0'],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const connectionString = await new Promise<string>((resolve) => {
-    let out = '';
-    emulator.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = out.split('\n').find((l) => l.startsWith('Endpoint='));
-      if (line !== undefined) resolve(line.trim());
-    });
-  });
+  const emulator = await startEmulator(dir, queues);
+  const { connectionString } = emulator;
   try {
     // The producer is its own client, closed before measuring.
     const producer = new ServiceBusClient(connectionString);
@@ -98,7 +81,7 @@ async function main() {
     }
     await client.close();
   } finally {
-    emulator.kill('SIGTERM');
+    await emulator.stop();
   }
 }
 

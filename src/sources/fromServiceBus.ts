@@ -50,7 +50,8 @@ export interface ServiceBusSourceOptions {
    * pipeline, another already has credit at the broker, so a message that arrives then is not held
    * until the next call. Default 2: at a trickle (300 msg/s) a second loop cut enqueue → received at
    * p99 from 49–62 to 15–44 ms in three paired runs; at full speed throughput and CPU are within
-   * 1.3 % of one loop's (medians of four pairs in alternating order). Sessions ignore it (each accepted session is one receiver).
+   * 1.3 % of one loop's (medians of four pairs in alternating order). Sessions ignore it (each
+   * accepted session is one receiver).
    */
   receivers?: number;
   /** Renew the locks of in-flight messages for at most this long. Default 5 minutes; 0 disables. */
